@@ -1,0 +1,47 @@
+"""The ``evidence`` fixture: what a check observed, carried on the test report."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from .redact import Redactor
+
+__all__ = ["Evidence", "EVIDENCE_KEY"]
+
+EVIDENCE_KEY = pytest.StashKey[list[dict[str, Any]]]()
+
+
+class Evidence:
+    """Records observations as JSON-able primitives, redacted before they are kept.
+
+    ``evidence.record("shared_buffers", "1GB", source="SHOW shared_buffers on postgres 127.0.0.1:25432")``
+    """
+
+    def __init__(self, node: pytest.Item, redactor: Redactor):
+        self._node = node
+        self._redactor = redactor
+        node.stash.setdefault(EVIDENCE_KEY, [])
+
+    def record(self, name: str, value: Any, *, source: str = "") -> Any:
+        entry = {"name": name, "value": self._redactor.value(_jsonable(value)), "source": self._redactor.text(source)}
+        self._node.stash[EVIDENCE_KEY].append(entry)
+        return value
+
+    @property
+    def entries(self) -> list[dict[str, Any]]:
+        return list(self._node.stash[EVIDENCE_KEY])
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        if isinstance(value, dict):
+            return {str(k): _jsonable(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return [_jsonable(v) for v in value]
+        return str(value)

@@ -1,0 +1,256 @@
+"""Environment profiles: ``environments/NAME.toml`` with targets and expectations.
+
+Every mistake in a profile is a :class:`pytest.UsageError` that names the file,
+the key and the fix, raised before any target is contacted.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .catalog import COMPONENTS
+from .redact import Secret
+
+__all__ = ["Profile", "load_profile", "TARGET_SCHEMAS", "EXPECTATIONS"]
+
+_num = (int, float)
+_PG = {"host": str, "port": int, "dbname": str, "user": str, "password": Secret,
+       "connect_timeout": _num, "sslmode": str}
+_REDIS = {"host": str, "port": int, "username": str, "password": Secret,
+          "connect_timeout": _num, "ssl": bool}
+
+#: Allowed keys and types per target table. ``Secret`` keys are strings whose
+#: value is kept out of every output.
+TARGET_SCHEMAS: dict[str, dict[str, Any]] = {
+    "postgres": _PG,
+    "postgres_replica": _PG,
+    "pgbouncer": _PG,
+    "redis": _REDIS,
+    "redis_replica": _REDIS,
+    "redis_sentinel": {**_REDIS, "master_name": str},
+    "clickhouse": {"host": str, "port": int, "username": str, "password": Secret,
+                   "database": str, "secure": bool, "connect_timeout": _num},
+    "kubernetes": {"kubeconfig": str, "context": str, "namespace": str,
+                   "request_timeout": _num, "workloads": list},
+    "aws": {"region": str, "endpoint_url": str, "access_key_id": Secret,
+            "secret_access_key": Secret, "connect_timeout": _num},
+    "http": {"base_url": str, "console_url": str, "verify": bool, "connect_timeout": _num},
+    "prometheus": {"url": str, "connect_timeout": _num},
+    "alertmanager": {"url": str, "connect_timeout": _num},
+    "grafana": {"url": str, "token": Secret, "connect_timeout": _num},
+    "loki": {"url": str, "connect_timeout": _num},
+}
+
+#: Expectations: name -> (type, default, meaning). A profile may override any.
+EXPECTATIONS: dict[str, tuple[Any, Any, str]] = {
+    "postgres_ram_gib": (_num, None, "RAM of the PostgreSQL instance, for memory ratios"),
+    "redis_ram_gib": (_num, None, "RAM of the Redis instance, for maxmemory"),
+    "cpu_cores": (int, None, "CPU cores of the database host, for the pool size formula"),
+    "effective_spindle_count": (int, 1, "disks in the pool size formula (1 for SSD)"),
+    "postgres_min_version": (int, 15, "minimum PostgreSQL major version"),
+    "clickhouse_min_version": (int, 23, "minimum ClickHouse major version"),
+    "redis_min_version": (int, 7, "minimum Redis major version"),
+    "kubernetes_min_version": (str, "1.28", "minimum Kubernetes server version"),
+    "migrations": (int, 14, "number of schema migrations that must be applied"),
+    "redis_min_maxclients": (int, 10000, "minimum Redis maxclients"),
+    "backup_retention_days": (int, 30, "point-in-time recovery window"),
+    "clickhouse_materialized_views": (int, 4, "materialized views that must exist"),
+    "backend_min_replicas": (int, 3, "minimum backend pods"),
+    "console_min_replicas": (int, 2, "minimum console pods"),
+    "hpa_min_replicas": (int, 3, "HPA minReplicas"),
+    "hpa_max_replicas": (int, 10, "HPA maxReplicas"),
+    "pdb_min_available": (int, 2, "PodDisruptionBudget minAvailable"),
+    "backend_min_env_vars": (int, 25, "variables in backend-secrets"),
+    "slow_query_ms": (_num, 1000, "a query slower than this on average is slow"),
+}
+
+_TOP = {"description": str, "extends": str, "env_file": str, "targets": dict,
+        "expectations": dict, "absent": dict}
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
+               dict: "a table", Secret: "a string (secret)", _num: "a number"}
+
+
+@dataclass
+class Profile:
+    name: str
+    path: Path
+    description: str = ""
+    targets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    expectations: dict[str, Any] = field(default_factory=dict)
+    absent: dict[str, str] = field(default_factory=dict)
+    #: files the profile was assembled from, base first
+    sources: tuple[Path, ...] = ()
+
+    def secrets(self) -> list[str]:
+        return [v.reveal() for t in self.targets.values() for v in t.values()
+                if isinstance(v, Secret) and v.reveal()]
+
+    def target(self, name: str) -> dict[str, Any] | None:
+        return self.targets.get(name)
+
+
+def _suggest(key: str, allowed) -> str:
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _type_ok(value: Any, expected: Any) -> bool:
+    if expected is Secret:
+        return isinstance(value, str)
+    if expected is _num:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+class _Loader:
+    def __init__(self, env_dir: Path, rootdir: Path, environ: dict[str, str]):
+        self.env_dir, self.rootdir, self.environ = env_dir, rootdir, environ
+
+    def fail(self, path: Path, key: str | None, problem: str, fix: str) -> None:
+        where = f"{self._show(path)}" + (f", key {key!r}" if key else "")
+        raise pytest.UsageError(f"apexready: environment profile {where}: {problem}. Fix: {fix}")
+
+    def _show(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.rootdir))
+        except ValueError:
+            return str(path)
+
+    def locate(self, name: str) -> Path:
+        candidate = Path(name)
+        if candidate.suffix == ".toml":
+            return candidate if candidate.is_absolute() else (self.rootdir / candidate)
+        return self.env_dir / f"{name}.toml"
+
+    def read(self, path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], tuple[Path, ...]]:
+        if path in chain:
+            self.fail(path, "extends", "profiles extend each other in a cycle: "
+                      + " -> ".join(self._show(p) for p in (*chain, path)), "break the cycle")
+        if not path.is_file():
+            known = sorted(p.stem for p in self.env_dir.glob("*.toml")) if self.env_dir.is_dir() else []
+            self.fail(path, None, "no such file",
+                      f"pass --env with one of {known or 'no profiles'} (profiles live in {self._show(self.env_dir)}/), "
+                      "or create the file")
+        try:
+            data = tomllib.loads(path.read_text("utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            self.fail(path, None, f"is not valid TOML ({exc})", "correct the syntax at the position given")
+        for key, value in data.items():
+            if key not in _TOP:
+                self.fail(path, key, "unknown top-level key" + _suggest(key, _TOP),
+                          f"use only {sorted(_TOP)}")
+            if not _type_ok(value, _TOP[key]):
+                self.fail(path, key, f"must be {_TYPE_NAMES[_TOP[key]]}, got {type(value).__name__}",
+                          f"write {key} as {_TYPE_NAMES[_TOP[key]]}")
+        if "extends" in data:
+            base, sources = self.read(self.locate(data["extends"]), (*chain, path))
+            return _merge(base, {k: v for k, v in data.items() if k != "extends"}), (*sources, path)
+        return data, (path,)
+
+    def env_file_vars(self, data: dict[str, Any], path: Path) -> tuple[dict[str, str], Path | None]:
+        if "env_file" not in data:
+            return {}, None
+        env_path = self.rootdir / data["env_file"]
+        if not env_path.is_file():
+            return {}, env_path
+        values = {}
+        for line in env_path.read_text("utf-8").splitlines():
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                k, v = line.split("=", 1)
+                values[k.strip().removeprefix("export ").strip()] = v.strip().strip("'\"")
+        return values, env_path
+
+    def validate(self, name: str, data: dict[str, Any], sources: tuple[Path, ...]) -> Profile:
+        path = sources[-1]
+        file_vars, env_path = self.env_file_vars(data, path)
+
+        def resolve(value: str, key: str) -> str:
+            def sub(m: re.Match[str]) -> str:
+                var = m.group(1)
+                if var in self.environ:
+                    return self.environ[var]
+                if var in file_vars:
+                    return file_vars[var]
+                hint = ""
+                if env_path is not None:
+                    hint = f", or run `python -m sandbox up` to create {self._show(env_path)}" \
+                        if not env_path.exists() else f", or add it to {self._show(env_path)}"
+                self.fail(path, key, f"environment variable {var} is not set",
+                          f"export {var}=...{hint}")
+                raise AssertionError  # unreachable
+            return _VAR.sub(sub, value)
+
+        targets: dict[str, dict[str, Any]] = {}
+        for tname, table in data.get("targets", {}).items():
+            key = f"targets.{tname}"
+            if tname not in TARGET_SCHEMAS:
+                self.fail(path, key, "unknown target" + _suggest(tname, TARGET_SCHEMAS),
+                          f"targets are {sorted(TARGET_SCHEMAS)}")
+            if not isinstance(table, dict):
+                self.fail(path, key, "must be a table", f"write it as [{key}]")
+            schema = TARGET_SCHEMAS[tname]
+            out: dict[str, Any] = {}
+            for k, v in table.items():
+                full = f"{key}.{k}"
+                if k not in schema:
+                    self.fail(path, full, "unknown key" + _suggest(k, schema), f"keys of [{key}] are {sorted(schema)}")
+                if not _type_ok(v, schema[k]):
+                    self.fail(path, full, f"must be {_TYPE_NAMES[schema[k]]}, got {type(v).__name__} {_safe(v, schema[k])}",
+                              f"write {k} as {_TYPE_NAMES[schema[k]]}")
+                if isinstance(v, str):
+                    v = resolve(v, full)
+                out[k] = Secret(v) if schema[k] is Secret else v
+            targets[tname] = out
+
+        expectations = {k: default for k, (_, default, _) in EXPECTATIONS.items()}
+        for k, v in data.get("expectations", {}).items():
+            full = f"expectations.{k}"
+            if k not in EXPECTATIONS:
+                self.fail(path, full, "unknown expectation" + _suggest(k, EXPECTATIONS),
+                          f"expectations are {sorted(EXPECTATIONS)}")
+            typ = EXPECTATIONS[k][0]
+            if not _type_ok(v, typ):
+                self.fail(path, full, f"must be {_TYPE_NAMES[typ]}, got {type(v).__name__} {v!r}",
+                          f"write {k} as {_TYPE_NAMES[typ]}")
+            expectations[k] = v
+
+        absent = {}
+        for comp, reason in data.get("absent", {}).items():
+            full = f"absent.{comp}"
+            if comp not in COMPONENTS:
+                self.fail(path, full, "unknown component" + _suggest(comp, COMPONENTS), f"components are {list(COMPONENTS)}")
+            if not isinstance(reason, str) or not reason.strip():
+                self.fail(path, full, "must be a non-empty reason string", f'write {comp} = "why it is absent"')
+            absent[comp] = reason
+        return Profile(name=name, path=path, description=data.get("description", ""), targets=targets,
+                       expectations=expectations, absent=absent, sources=sources)
+
+
+def _safe(value: Any, typ: Any) -> str:
+    return "(value hidden)" if typ is Secret else repr(value)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_profile(name: str, env_dir: Path, rootdir: Path, environ: dict[str, str] | None = None) -> Profile:
+    """Load ``env_dir/NAME.toml`` (or a path ending in .toml), following ``extends``."""
+    loader = _Loader(env_dir, rootdir, dict(os.environ if environ is None else environ))
+    data, sources = loader.read(loader.locate(name), ())
+    return loader.validate(Path(name).stem, data, sources)
