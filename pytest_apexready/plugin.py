@@ -33,6 +33,12 @@ def check(item_id: str) -> pytest.MarkDecorator:
     return getattr(pytest.mark, MARK)(item_id)
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hooks
+
+    pluginmanager.add_hookspecs(hooks)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("apexready", "pre-deployment checklist (pytest-apexready)")
     group.addoption("--env", dest="apex_env", default=None, metavar="NAME",
@@ -185,6 +191,7 @@ class ApexSession:
             test.stash[ITEM_KEY] = entry
             _mark(test, entry)
             test.user_properties.append(("apex_item", entry.id))
+        synthetic = []
         for entry in self.catalog.items:
             if entry.id in claims:
                 continue
@@ -192,7 +199,11 @@ class ApexSession:
             node.stash[ITEM_KEY] = entry
             _mark(node, entry)
             node.user_properties.append(("apex_item", entry.id))
-            items.append(node)
+            synthetic.append(node)
+        items.extend(synthetic)
+        # so that "collected N items" counts the catalog's own items too
+        session.ihook.pytest_collectreport(report=pytest.CollectReport(
+            "checklist", "passed", None, synthetic))
 
     # -- running -------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -264,13 +275,18 @@ class ApexSession:
 
         self.load_quietly()
         record = build_record(self, finished=dt.datetime.now(dt.timezone.utc))
+        outdir = self.report_dir
+        self.config.hook.pytest_apexready_record(record=record, config=self.config)
         self.record = record
-        outdir = Path(self.config.option.apex_report)
-        if not outdir.is_absolute():
-            outdir = self.config.invocation_params.dir / outdir
         self.report_paths = write_reports(record, outdir)
+        self.config.hook.pytest_apexready_written(record=record, outdir=outdir, config=self.config)
         for target in self.targets.values():
             target.close()
+
+    @property
+    def report_dir(self) -> Path:
+        outdir = Path(self.config.option.apex_report)
+        return outdir if outdir.is_absolute() else self.config.invocation_params.dir / outdir
 
     def load_quietly(self) -> None:
         try:

@@ -1,0 +1,315 @@
+"""Mechanics of the plugin, through pytester: markers, attaching checks, outcomes, the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+CHECKS = """
+from pytest_apexready import check, fail_check, not_applicable
+
+@check("2.1.1")
+def test_migrations(evidence):
+    evidence.record("versions", ["001", "002"], source="SELECT version FROM schema_migrations")
+
+@check("2.1.2")
+def test_indexes():
+    fail_check("indexes", observed=3, expected="at least 5", where="pg_indexes on postgres")
+
+@check("2.3.1")
+def test_redis_persistence():
+    pass
+
+@check("3.1.7")
+def test_replicas():
+    pass
+"""
+
+
+def _today(days: int = 0) -> str:
+    return (dt.date.today() + dt.timedelta(days=days)).isoformat()
+
+
+def test_markers_registered_and_strict(project):
+    project.pytester.makepyfile(test_checks=CHECKS)
+    result = project.pytester.runpytest("--strict-markers", "--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.database: section 2: Database Preparation*",
+                                 "@pytest.mark.golive: *", "@pytest.mark.postgres: *"])
+    assert project.pytester.runpytest("--strict-markers", "-q", "-p", "no:cacheprovider").ret == 1
+
+
+def test_collect_only_by_section_marker_lists_only_that_section(project):
+    project.pytester.makepyfile(test_checks=CHECKS)
+    result = project.pytester.runpytest("--co", "-q", "-m", "database")
+    out = result.stdout.str()
+    assert "test_checks.py::test_migrations" in out
+    assert "test_replicas" not in out
+    assert "checklist::2.2.1" in out  # not yet automated, still a database item
+    assert "checklist::9.3.1" not in out
+    listed = [line for line in result.stdout.lines if "::" in line]
+    assert len(listed) == 18  # all of section 2
+
+
+def test_section_marker_comes_from_catalog_not_decorator(project):
+    project.pytester.makepyfile(test_checks="""
+        import pytest
+        from pytest_apexready import check
+        @pytest.mark.golive
+        @check("2.1.1")
+        def test_x(): pass
+    """)
+    out = project.pytester.runpytest("--co", "-q", "-m", "database").stdout.str()
+    assert "test_checks.py::test_x" in out
+
+
+def test_unknown_item_id_fails_collection(project):
+    project.pytester.makepyfile(test_checks="""
+        from pytest_apexready import check
+        @check("2.9.9")
+        def test_x(): pass
+    """)
+    result = project.pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*test_checks.py::test_x claims checklist item '2.9.9', which is not in the catalog*"])
+
+
+def test_two_checks_claiming_one_item_fail_collection(project):
+    project.pytester.makepyfile(test_checks="""
+        from pytest_apexready import check
+        @check("2.1.1")
+        def test_a(): pass
+        @check("2.1.1")
+        def test_b(): pass
+    """)
+    result = project.pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*checklist item 2.1.1 is claimed by more than one check*test_a*test_b*"])
+
+
+def test_check_on_attestation_item_is_rejected(project):
+    project.pytester.makepyfile(test_checks="""
+        from pytest_apexready import check
+        @check("9.3.1")
+        def test_a(): pass
+    """)
+    result = project.pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*claims 9.3.1 (Terms of Service), an attestation item*"])
+
+
+def test_parametrized_check_is_one_item_worst_instance_wins(project):
+    project.pytester.makepyfile(test_checks="""
+        import pytest
+        from pytest_apexready import check
+        @check("3.1.7")
+        @pytest.mark.parametrize("workload", ["backend", "console"])
+        def test_replicas(workload):
+            assert workload == "backend", f"{workload}: observed 1 replica; expected 3"
+    """)
+    project.pytester.runpytest("-m", "app")
+    item = project.items()["3.1.7"]
+    assert item["outcome"] == "failed"
+    assert "console: observed 1 replica" in item["reason"]
+    assert len(item["tests"]) == 2
+
+
+def test_all_outcomes_and_report_files(project):
+    project.pytester.makepyfile(test_checks=CHECKS)
+    result = project.pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == 1
+    rec = project.record()
+    assert rec["schema"] == "apexready.checklist/v1"
+    assert rec["summary"]["items"] == 160
+    items = project.items()
+    assert items["2.1.1"]["outcome"] == "passed" and items["2.1.1"]["checked"] is True
+    assert items["2.1.1"]["evidence"] == [{"name": "versions", "value": ["001", "002"],
+                                          "source": "SELECT version FROM schema_migrations"}]
+    assert items["2.1.2"]["outcome"] == "failed"
+    assert items["2.1.2"]["reason"] == "indexes: observed 3; expected at least 5; read from pg_indexes on postgres"
+    assert items["2.2.1"]["outcome"] == "not_automated" and items["2.2.1"]["checked"] is False
+    assert items["9.3.1"]["outcome"] == "awaiting_attestation"
+    outcomes = rec["summary"]["outcomes"]
+    assert outcomes["not_automated"] == sum(1 for i in items.values()
+                                            if i["kind"] == "automated") - 4
+    for name in ("checklist.md", "checklist.html"):
+        assert (project.path / "reports" / name).stat().st_size > 1000
+    md = (project.path / "reports" / "checklist.md").read_text()
+    assert "- [x] **2.1.1 Migrations:** All 14 migrations applied successfully — *passed*" in md
+    assert "- [ ] **2.1.2 Indexes:**" in md
+    assert "**Sign-off:** _________________ (Database Admin) — NOT READY: blocked by 2.1.2" in md
+    assert "| Platform Engineering Lead |" in md
+    result.stdout.fnmatch_lines(["*apexready checklist*", " 2. Database Preparation*not ready (Database Admin)",
+                                 "sections ready for sign-off: none"])
+
+
+def test_not_applicable_when_profile_declares_component_absent(project):
+    project.write("environments/local.toml", 'description = "x"\n[absent]\nredis = "no cache tier in this region"\n')
+    project.pytester.makepyfile(test_checks=CHECKS)
+    project.pytester.runpytest("-m", "database")
+    item = project.items()["2.3.1"]
+    assert item["outcome"] == "not_applicable" and item["checked"] is True
+    assert item["reason"] == "redis is absent in profile local: no cache tier in this region"
+
+
+def test_waiver_turns_failure_into_waived_and_expired_one_does_not(project):
+    project.pytester.makepyfile(test_checks=CHECKS)
+    project.write("waivers/local.toml", f"""
+[[waiver]]
+item = "2.1.2"
+justification = "index build scheduled, ticket DB-42"
+approved_by = "Dana Lee (Database Admin)"
+expires = {_today(30)}
+""")
+    result = project.pytester.runpytest("-m", "database", "-k", "indexes or migrations")
+    result.assert_outcomes(passed=1, xfailed=1)
+    item = project.items()["2.1.2"]
+    assert item["outcome"] == "waived" and item["waiver"]["approved_by"] == "Dana Lee (Database Admin)"
+    assert item["tests"][0]["waived_from"] == "failed"
+
+    project.write("waivers/local.toml", f"""
+[[waiver]]
+item = "2.1.2"
+justification = "old"
+approved_by = "Dana Lee"
+expires = {_today(-1)}
+""")
+    result = project.pytester.runpytest("-m", "database", "-k", "indexes or migrations")
+    result.assert_outcomes(passed=1, failed=1)
+    rec = project.record()
+    assert project.items()["2.1.2"]["outcome"] == "failed"
+    assert any("expired on" in p["message"] and p["file"] == "waivers/local.toml" for p in rec["problems"])
+    result.stdout.fnmatch_lines(["problem: waivers/local.toml *waiver* #1 (item 2.1.2): expired on*"])
+
+
+def test_malformed_waiver_is_reported_and_hides_nothing(project):
+    project.pytester.makepyfile(test_checks=CHECKS)
+    project.write("waivers/local.toml", '[[waiver]]\nitem = "2.1.2"\njustification = "x"\n')
+    result = project.pytester.runpytest("-m", "database", "-k", "indexes")
+    result.assert_outcomes(failed=1)
+    problems = project.record()["problems"]
+    assert problems and "missing 'approved_by'" in problems[0]["message"]
+    assert "missing 'expires'" in problems[0]["message"]
+    project.write("waivers/local.toml", '[[waiver]\nitem = ')
+    result = project.pytester.runpytest("-m", "database", "-k", "indexes")
+    result.assert_outcomes(failed=1)
+    assert "not valid TOML" in project.record()["problems"][0]["message"]
+
+
+def test_attestation_valid_expired_and_missing(project):
+    project.pytester.makepyfile(test_checks=CHECKS)
+    project.write("attestations/local.toml", f"""
+[[attestation]]
+item = "9.3.1"
+attested_by = "Sam Ortiz (Legal)"
+date = {_today(-3)}
+evidence = "https://wiki.example.com/legal/tos-review"
+expires = {_today(180)}
+
+[[attestation]]
+item = "9.3.2"
+attested_by = "Sam Ortiz (Legal)"
+date = {_today(-400)}
+evidence = "https://wiki.example.com/legal/privacy"
+expires = {_today(-35)}
+
+[[attestation]]
+item = "2.1.1"
+attested_by = "Someone"
+date = {_today()}
+evidence = "x"
+expires = {_today(5)}
+""")
+    result = project.pytester.runpytest("-m", "continuity or database")
+    items = project.items()
+    assert items["9.3.1"]["outcome"] == "attested" and items["9.3.1"]["checked"]
+    assert items["9.3.1"]["attestation"]["attested_by"] == "Sam Ortiz (Legal)"
+    assert items["9.3.2"]["outcome"] == "awaiting_attestation"
+    assert "expired on" in items["9.3.2"]["reason"]
+    assert items["9.3.3"]["outcome"] == "awaiting_attestation"
+    assert "no attestation is recorded in attestations/local.toml" in items["9.3.3"]["reason"]
+    problems = " ".join(p["message"] for p in project.record()["problems"])
+    assert "item 2.1.1 is automated, not attestation" in problems
+    assert result.ret == 1  # awaiting attestation blocks like a failure
+
+
+def test_section_ready_when_every_item_signable(project):
+    lines = ["from pytest_apexready import check"]
+    for n, item in enumerate(["2.1.1", "2.1.2", "2.1.3", "2.1.4", "2.1.5", "2.1.6", "2.1.7", "2.2.1", "2.2.2",
+                              "2.2.3", "2.2.4", "2.2.5", "2.2.6", "2.3.1", "2.3.2", "2.3.3", "2.3.4", "2.3.5"]):
+        lines += [f'@check("{item}")', f"def test_{n}(): pass"]
+    project.pytester.makepyfile(test_db="\n".join(lines))
+    result = project.pytester.runpytest("-m", "database")
+    assert result.ret == 0
+    rec = project.record()
+    section = rec["sections"][1]
+    assert section["ready"] is True and section["blocking"] == []
+    assert [a["ready"] for a in rec["approvals"] if a["role"] == "Database Admin"] == [True]
+    result.stdout.fnmatch_lines([" 2. Database Preparation*READY (Database Admin)", "sections ready for sign-off: 2"])
+    md = (project.path / "reports" / "checklist.md").read_text()
+    assert "(Database Admin) — READY to sign" in md
+
+
+def test_plugin_disabled_leaves_plain_pytest(project):
+    project.pytester.makepyfile(test_checks=CHECKS.replace("(evidence)", "()").replace("    evidence.record", "    # "))
+    result = project.pytester.runpytest("-p", "no:apexready", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, failed=1)
+    assert not (project.path / "reports").exists()
+    assert "apexready" not in result.stdout.str()
+
+
+def test_plain_tests_without_checks_write_no_report(project):
+    project.pytester.makepyfile(test_plain="def test_a(): pass")
+    result = project.pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    assert not (project.path / "reports").exists()
+
+
+def test_report_dir_option_and_junitxml(project):
+    project.pytester.makepyfile(test_checks=CHECKS)
+    project.pytester.runpytest("-m", "database", "--apex-report", "out/ck", "--junitxml", "junit.xml")
+    assert project.record("out/ck")["summary"]["items"] == 160
+    xml = (project.path / "junit.xml").read_text()
+    assert 'name="apex_item" value="2.1.1"' in xml
+
+
+def test_last_failed_reruns_only_failed_items(project):
+    project.pytester.makepyfile(test_checks=CHECKS)
+    project.pytester.runpytest("-m", "database")
+    result = project.pytester.runpytest("-m", "database", "--lf", "-q")
+    out = result.stdout.str()
+    assert "test_indexes" in out
+    result.assert_outcomes(failed=len(result.parseoutcomes() and []) or result.parseoutcomes()["failed"])
+    assert "passed" not in result.parseoutcomes()
+    items = project.items()
+    assert items["2.1.1"]["outcome"] == "not_run"
+    assert items["2.1.2"]["outcome"] == "failed"
+
+
+def test_parallel_run_writes_the_same_record_as_serial(project):
+    project.pytester.makepyfile(test_checks=CHECKS)
+    project.write("attestations/local.toml", f"""
+[[attestation]]
+item = "9.3.1"
+attested_by = "Sam"
+date = {_today()}
+evidence = "https://x"
+expires = {_today(10)}
+""")
+    project.pytester.runpytest_subprocess("--apex-report", "serial")
+    project.pytester.runpytest_subprocess("-n", "4", "--apex-report", "parallel")
+
+    def strip(rec):
+        rec = json.loads(json.dumps(rec))
+        rec.pop("run")
+        for s in rec["sections"]:
+            for g in s["groups"]:
+                for i in g["items"]:
+                    for t in i["tests"]:
+                        t.pop("duration_s")
+        return rec
+
+    serial, parallel = strip(project.record("serial")), strip(project.record("parallel"))
+    assert serial == parallel
+    assert project.items("parallel")["2.1.1"]["evidence"][0]["value"] == ["001", "002"]
