@@ -26,7 +26,7 @@ class Evidence:
         node.stash.setdefault(EVIDENCE_KEY, [])
 
     def record(self, name: str, value: Any, *, source: str = "") -> Any:
-        entry = {"name": name, "value": self._redactor.value(_jsonable(value)), "source": self._redactor.text(source)}
+        entry = {"name": name, "value": _jsonable(self._redactor.value(value)), "source": self._redactor.text(source)}
         self._node.stash[EVIDENCE_KEY].append(entry)
         return value
 
