@@ -48,8 +48,8 @@ def _item(item: dict[str, Any]) -> str:
     text = f": {escape(item['text'])}" if item["text"] else ""
     parts = [f'<li class="item" id="item-{escape(item["id"])}" data-outcome="{item["outcome"]}" '
              f'style="background:{bg};border-color:{fg}">',
-             f'<span class="box">{box}</span><span class="id">{escape(item["id"])}</span>'
-             f'<strong>{escape(item["title"])}</strong>{text}{_badge(item["outcome"])}']
+             f'<span class="box">{box}</span> <span class="id">{escape(item["id"])}</span> '
+             f'<strong>{escape(item["title"])}</strong>{text} {_badge(item["outcome"])}']
     if item["reason"]:
         parts.append(f'<div class="reason">{escape(item["reason"])}</div>')
     extra = []

@@ -1,0 +1,91 @@
+"""checklist.html opened in headless Chromium: what a person sees."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import pytest
+
+webdriver = pytest.importorskip("selenium.webdriver")
+
+CHECKS = """
+from pytest_apexready import check, fail_check
+
+@check("2.1.1")
+def test_migrations(evidence):
+    evidence.record("versions", ["001", "014"], source="SELECT version FROM schema_migrations")
+
+@check("2.1.2")
+def test_indexes():
+    fail_check("indexes", observed=3, expected="at least 5", where="pg_indexes")
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which("chromium") or not shutil.which("chromedriver"):
+        pytest.fail("chromium and chromedriver are needed: apt-get install chromium chromium-driver "
+                    "(scripts/bootstrap.sh does it)")
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    opts = Options()
+    opts.binary_location = shutil.which("chromium")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1200,900"):
+        opts.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    yield driver
+    driver.quit()
+
+
+def test_html_reads_like_the_checklist(project, browser):
+    from selenium.webdriver.common.by import By
+
+    today = dt.date.today()
+    project.write("attestations/local.toml", f"""
+[[attestation]]
+item = "9.3.1"
+attested_by = "Sam Ortiz (Legal)"
+date = {today}
+evidence = "https://wiki.example.com/tos"
+expires = {today + dt.timedelta(days=90)}
+""")
+    project.pytester.makepyfile(test_checks=CHECKS)
+    project.pytester.runpytest()
+    browser.get((project.path / "reports" / "checklist.html").as_uri())
+
+    assert browser.title == "Checklist: local"
+    headings = [h.text for h in browser.find_elements(By.TAG_NAME, "h2")]
+    assert headings[:2] == ["1. Infrastructure Verification", "2. Database Preparation"]
+    assert headings[-1] == "Approval Signatures"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "li.item")) == 160
+
+    passed = browser.find_element(By.ID, "item-2.1.1")
+    assert passed.text.startswith("[x] 2.1.1 Migrations: All 14 migrations applied successfully")
+    assert "passed" in passed.text
+    failed = browser.find_element(By.ID, "item-2.1.2")
+    assert failed.text.startswith("[ ] 2.1.2 Indexes")
+    assert "indexes: observed 3; expected at least 5; read from pg_indexes" in failed.text
+    # colour: green for passed, red for failed, as a person sees them
+    assert passed.value_of_css_property("border-left-color") == "rgba(19, 115, 51, 1)"
+    assert failed.value_of_css_property("border-left-color") == "rgba(165, 14, 14, 1)"
+    # evidence is folded away until opened
+    summary = passed.find_element(By.TAG_NAME, "summary")
+    assert summary.text == "evidence (1)"
+    summary.click()
+    assert "SELECT version FROM schema_migrations" in passed.text
+
+    attested = browser.find_element(By.ID, "item-9.3.1")
+    assert "attested" in attested.text and attested.text.startswith("[x]")
+    awaiting = browser.find_element(By.ID, "item-9.3.2")
+    assert "awaiting attestation" in awaiting.text
+
+    signoff = browser.find_element(By.CSS_SELECTOR, '.signoff[data-section="2"]')
+    assert "Database Admin" in signoff.text and "not ready: blocked by 2.1.2" in signoff.text
+    rows = browser.find_elements(By.CSS_SELECTOR, "#approvals tr")
+    assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows[1:]] == [
+        "Platform Engineering Lead", "Database Admin", "Security Officer", "Finance Approver",
+        "Operations Manager", "CTO / Engineering Director"]
