@@ -33,7 +33,9 @@ class Postgres(Target):
         if self.startup_options:
             kwargs["options"] = _READ_ONLY.format(ms=int(self.timeout * 1000) * 10)
         else:
+            # PgBouncer's admin console speaks the simple query protocol only
             kwargs["prepare_threshold"] = None
+            kwargs["cursor_factory"] = psycopg.ClientCursor
         return psycopg.connect(**kwargs)
 
     def query(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
@@ -63,9 +65,25 @@ class Postgres(Target):
 
 
 class PgBouncer(Postgres):
-    """The PgBouncer admin console (``SHOW POOLS``, ``SHOW CONFIG``): no startup options allowed."""
+    """PgBouncer: ``dbname`` is the pooled database; ``SHOW ...`` goes to its admin console."""
 
     startup_options = False
 
+    def __init__(self, name: str, settings: dict[str, Any]):
+        super().__init__(name, settings)
+        self._admin = Postgres(name, {**settings, "dbname": "pgbouncer"})
+        self._admin.startup_options = False
+
     def show_table(self, what: str) -> list[dict[str, Any]]:
-        return self.query(f"SHOW {what}")
+        """``SHOW POOLS`` / ``SHOW CONFIG`` / ``SHOW DATABASES`` on the admin console (read-only by nature)."""
+        if self._failure is not None:
+            raise self._failure
+        try:
+            return self._admin.query(f"SHOW {what}")
+        except Exception as exc:  # the admin console's failure is this target's failure
+            self._failure = getattr(self._admin, "_failure", None) or self.unavailable(exc)
+            raise self._failure from None
+
+    def close(self) -> None:
+        super().close()
+        self._admin.close()
