@@ -70,6 +70,7 @@ EXPECTATIONS: dict[str, tuple[Any, Any, str]] = {
     "pdb_min_available": (int, 2, "PodDisruptionBudget minAvailable"),
     "backend_min_env_vars": (int, 25, "variables in backend-secrets"),
     "slow_query_ms": (_num, 1000, "a query slower than this on average is slow"),
+    "postgres_app_role": (str, "apex_app", "the application's login role (least privilege)"),
 }
 
 _TOP = {"description": str, "extends": str, "env_file": str, "targets": dict,

@@ -652,7 +652,17 @@ def _verify_signature(sec: dict[str, Any], sig: Any, content: dict[str, Any], he
 
 # -- rerun merge ---------------------------------------------------------------------------------------
 def rerun_ids(record: dict[str, Any]) -> list[str]:
-    return [i["id"] for s in record["sections"] for i in _items(s) if i["outcome"] in RERUN_OUTCOMES]
+    """Items to run again: failed, error or awaiting, including those a waiver covers (they still fail)."""
+    return [i["id"] for s in record["sections"] for i in _items(s)
+            if i["outcome"] in RERUN_OUTCOMES
+            or (i["outcome"] == oc.WAIVED and any(t.get("waived_from") in RERUN_OUTCOMES for t in i["tests"]))]
+
+
+def _result(item: dict[str, Any]) -> dict[str, Any]:
+    """An item's result for comparing runs: everything but durations and provenance."""
+    out = {k: v for k, v in item.items() if k != "produced_by"}
+    out["tests"] = [{k: v for k, v in t.items() if k != "duration_s"} for t in item.get("tests", [])]
+    return out
 
 
 def merge_rerun(new: dict[str, Any], prev: dict[str, Any], selected: set[str]) -> dict[str, list[int]]:
@@ -668,11 +678,13 @@ def merge_rerun(new: dict[str, Any], prev: dict[str, Any], selected: set[str]) -
         for group in sec["groups"]:
             merged = []
             for item in group["items"]:
-                if item["id"] in selected and item["outcome"] != oc.NOT_RUN or item["id"] not in prev_items:
+                before = prev_items.get(item["id"])
+                rerun = item["id"] in selected and item["outcome"] != oc.NOT_RUN
+                if before is not None and (not rerun or _result(before) == _result(item)):
+                    merged.append(before)  # not rerun, or rerun with the same result: the earlier run stands
+                else:
                     item["produced_by"] = {"revision": number, "run_started": started}
                     merged.append(item)
-                else:
-                    merged.append(prev_items[item["id"]])
             group["items"] = merged
     refresh_derived(new)
     changed, kept = [], []

@@ -1,0 +1,358 @@
+"""Section 2 "PostgreSQL" and section 6 "Database Tuning": read through a read-only session.
+
+Every check reads what the checklist names (``schema_migrations``, ``pg_indexes``,
+``SHOW shared_buffers`` ...), records it as evidence, and fails with observed,
+expected and where it was read.
+"""
+
+from __future__ import annotations
+
+from pytest_apexready import check, fail_check
+
+GIB = 1024**3
+MIB = 1024**2
+
+
+def _where(pg, what: str) -> str:
+    return f"{what} on {pg.where}"
+
+
+def _size(n: int) -> str:
+    return f"{n / GIB:.2f} GiB" if n >= GIB else f"{n / MIB:.0f} MiB"
+
+
+@check("1.1.2")
+def test_postgres_version_and_standby(postgres, expect, evidence, apex_profile):
+    where = _where(postgres, "SHOW server_version_num; pg_stat_replication")
+    version_num = int(postgres.show("server_version_num"))
+    major = version_num // 10000
+    standbys = postgres.query("SELECT application_name, state, sync_state FROM pg_stat_replication")
+    evidence.record("server_version", postgres.show("server_version"), source=where)
+    evidence.record("standbys", standbys, source=where)
+    evidence.record("aws_half", "Multi-AZ (RDS MultiAZ flag) is read by the AWS checks; here: the database side",
+                    source="apexready")
+    if major < expect["postgres_min_version"]:
+        fail_check("PostgreSQL version", observed=major, expected=f">= {expect['postgres_min_version']}", where=where)
+    streaming = [s for s in standbys if s["state"] == "streaming"]
+    if not streaming:
+        fail_check("standby for failover", observed=standbys or "no standby connected",
+                   expected="at least one streaming standby", where=where)
+
+
+@check("2.1.1")
+def test_migrations_applied(postgres, expect, evidence):
+    sql = "SELECT * FROM schema_migrations ORDER BY version"
+    where = _where(postgres, sql)
+    rows = postgres.query(sql)
+    versions = [str(r["version"]) for r in rows]
+    evidence.record("versions", versions, source=where)
+    expected = [f"{n:03d}" for n in range(1, expect["migrations"] + 1)]
+    missing = [v for v in expected if v not in versions]
+    if missing:
+        fail_check("migrations", observed=f"{len(versions)} applied, missing {missing}",
+                   expected=f"001 through {expected[-1]} all present", where=where)
+
+
+_UNINDEXED_FKS = """
+SELECT c.conrelid::regclass::text AS "table", c.conname AS constraint,
+       array_to_string(ARRAY(SELECT a.attname FROM pg_attribute a
+                             WHERE a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)), ',') AS columns
+FROM pg_constraint c
+JOIN pg_namespace n ON n.oid = c.connamespace
+WHERE c.contype = 'f' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND NOT EXISTS (
+    SELECT 1 FROM pg_index i
+    WHERE i.indrelid = c.conrelid
+      AND (i.indkey::int2[])[0:cardinality(c.conkey) - 1] @> c.conkey
+      AND (i.indkey::int2[])[0:cardinality(c.conkey) - 1] <@ c.conkey)
+ORDER BY 1, 2
+"""
+
+
+@check("2.1.2")
+def test_indexes_created(postgres, evidence):
+    where = _where(postgres, "pg_indexes, pg_index, pg_constraint")
+    counts = postgres.query("SELECT tablename, count(*) AS indexes FROM pg_indexes "
+                            "WHERE schemaname = 'public' GROUP BY tablename ORDER BY tablename")
+    evidence.record("indexes_per_table", {r["tablename"]: r["indexes"] for r in counts}, source=where)
+    no_pk = [r["t"] for r in postgres.query(
+        "SELECT c.relname AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT EXISTS "
+        "(SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) ORDER BY 1")]
+    invalid = [r["i"] for r in postgres.query(
+        "SELECT indexrelid::regclass::text AS i FROM pg_index WHERE NOT indisvalid OR NOT indisready")]
+    unindexed = [f"{r['table']}({r['columns']})" for r in postgres.query(_UNINDEXED_FKS)]
+    evidence.record("tables_without_primary_key", no_pk, source=where)
+    evidence.record("foreign_keys_without_index", unindexed, source=where)
+    evidence.record("invalid_indexes", invalid, source=where)
+    problems = {k: v for k, v in (("tables without a primary key", no_pk), ("foreign keys without an index", unindexed),
+                                  ("invalid indexes", invalid)) if v}
+    if not counts:
+        fail_check("indexes", observed="no index in schema public", expected="indexes on every table", where=where)
+    if problems:
+        fail_check("indexes", observed=problems, expected="a primary key on every table, an index leading with "
+                   "every foreign key's columns, no invalid index", where=where)
+
+
+_ROLE = """
+SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, rolreplication, rolcanlogin,
+       ARRAY(SELECT b.rolname FROM pg_auth_members m JOIN pg_roles b ON b.oid = m.roleid
+             WHERE m.member = r.oid ORDER BY 1) AS member_of
+FROM pg_roles r WHERE rolname = %s
+"""
+
+
+@check("2.1.3")
+def test_application_user_least_privilege(postgres, expect, evidence):
+    role = expect["postgres_app_role"]
+    where = _where(postgres, f"pg_roles, pg_class ownership, has_*_privilege for role {role}")
+    rows = postgres.query(_ROLE, (role,))
+    if not rows:
+        fail_check("application user", observed=f"no role {role!r}", expected="an application login role", where=where)
+    r = rows[0]
+    evidence.record("role", r, source=where)
+    owned = [x["o"] for x in postgres.query(
+        "SELECT c.relname AS o FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE pg_get_userbyid(c.relowner) = %s AND n.nspname = 'public' ORDER BY 1", (role,))]
+    can_create = postgres.query(
+        "SELECT has_schema_privilege(%s, 'public', 'CREATE') AS schema_create, "
+        "has_database_privilege(%s, current_database(), 'CREATE') AS db_create", (role, role))[0]
+    evidence.record("owns", owned, source=where)
+    evidence.record("create_privileges", can_create, source=where)
+    powerful = {"pg_write_all_data", "pg_read_server_files", "pg_write_server_files", "pg_execute_server_program",
+                "rds_superuser", "cloudsqlsuperuser"}
+    issues = [flag for flag in ("rolsuper", "rolcreaterole", "rolcreatedb", "rolbypassrls", "rolreplication") if r[flag]]
+    issues += [f"member of {m}" for m in r["member_of"] if m in powerful]
+    issues += [f"owns {o}" for o in owned[:10]]
+    issues += [k for k, v in can_create.items() if v]
+    if not r["rolcanlogin"]:
+        issues.append("cannot log in")
+    if issues:
+        fail_check(f"privileges of {role}", observed=issues,
+                   expected="login only; no superuser/createrole/createdb/bypassrls/replication, owns nothing, "
+                            "no CREATE on schema or database", where=where)
+
+
+@check("2.1.4")
+def test_read_replica(postgres, postgres_replica, evidence):
+    where_p = _where(postgres, "pg_stat_replication")
+    where_r = _where(postgres_replica, "pg_is_in_recovery(), pg_last_xact_replay_timestamp()")
+    standbys = postgres.query("SELECT application_name, client_addr::text, state, replay_lag::text FROM pg_stat_replication")
+    replica = postgres_replica.query(
+        "SELECT pg_is_in_recovery() AS in_recovery, current_setting('hot_standby') AS hot_standby, "
+        "pg_last_wal_receive_lsn()::text AS received, "
+        "EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float AS seconds_since_replay")[0]
+    evidence.record("primary_standbys", standbys, source=where_p)
+    evidence.record("replica", replica, source=where_r)
+    if not replica["in_recovery"]:
+        fail_check("read replica", observed="not in recovery (a primary)", expected="a standby replaying WAL", where=where_r)
+    if replica["hot_standby"] != "on":
+        fail_check("read replica", observed=f"hot_standby={replica['hot_standby']}",
+                   expected="hot_standby=on so analytics can read", where=where_r)
+    if not any(s["state"] == "streaming" for s in standbys):
+        fail_check("replication", observed=standbys or "no standby", expected="a streaming standby", where=where_p)
+    # the replica answers a read of application data (what analytics does)
+    postgres_replica.query("SELECT count(*) FROM schema_migrations")
+
+
+@check("2.1.5")
+def test_connection_pooling(pgbouncer, evidence):
+    where = f"SHOW DATABASES / SHOW CONFIG on the PgBouncer admin console {pgbouncer.where}"
+    databases = pgbouncer.show_table("DATABASES")
+    config = {r["key"]: r["value"] for r in pgbouncer.show_table("CONFIG")}
+    pooled = [d["name"] for d in databases if d["name"] != "pgbouncer"]
+    evidence.record("pooled_databases", pooled, source=where)
+    evidence.record("pool_mode", config.get("pool_mode"), source=where)
+    evidence.record("max_client_conn", config.get("max_client_conn"), source=where)
+    target = pgbouncer.settings.get("dbname")
+    if target not in pooled:
+        fail_check("pooled database", observed=pooled, expected=f"{target!r} served through PgBouncer", where=where)
+    # and a query goes through the pool
+    pgbouncer.query("SELECT 1")
+
+
+@check("2.1.6")
+def test_point_in_time_recovery(postgres, expect, evidence):
+    where = _where(postgres, "SHOW wal_level, archive_mode, archive_command; pg_stat_archiver")
+    settings = {k: postgres.show(k) for k in ("wal_level", "archive_mode", "archive_command", "archive_timeout")}
+    archiver = postgres.query("SELECT archived_count, failed_count, last_archived_time::text, last_failed_time::text, "
+                              "EXTRACT(EPOCH FROM now() - last_archived_time)::float AS seconds_since_archive "
+                              "FROM pg_stat_archiver")[0]
+    evidence.record("settings", settings, source=where)
+    evidence.record("archiver", archiver, source=where)
+    evidence.record("aws_half", f"the {expect['backup_retention_days']}-day retention (RDS BackupRetentionPeriod) "
+                    "is read by the AWS checks; here: continuous WAL archiving", source="apexready")
+    issues = []
+    if settings["wal_level"] not in ("replica", "logical"):
+        issues.append(f"wal_level={settings['wal_level']}")
+    if settings["archive_mode"] not in ("on", "always"):
+        issues.append(f"archive_mode={settings['archive_mode']}")
+    if settings["archive_command"] in ("", "(disabled)", "/bin/true", "true", ":"):
+        issues.append(f"archive_command={settings['archive_command']!r}")
+    if archiver["archived_count"] == 0:
+        issues.append("no WAL segment archived yet")
+    if archiver["last_failed_time"] and (not archiver["last_archived_time"]
+                                         or archiver["last_failed_time"] > archiver["last_archived_time"]):
+        issues.append(f"last archive attempt failed at {archiver['last_failed_time']}")
+    if issues:
+        fail_check("WAL archiving for point-in-time recovery", observed=issues,
+                   expected="wal_level replica, archive_mode on, a real archive_command, archiving succeeding",
+                   where=where)
+
+
+def _ratio_check(name: str, observed: int, ram: int, target: float, low: float, high: float) -> str | None:
+    ratio = observed / ram
+    if low <= ratio <= high:
+        return None
+    return (f"{name} = {_size(observed)} ({ratio:.0%} of {_size(ram)} RAM); expected ~{target:.0%} "
+            f"({low:.0%}-{high:.0%})")
+
+
+@check("2.1.7")
+def test_performance_tuning(postgres, expect, evidence):
+    where = _where(postgres, "SHOW shared_buffers, effective_cache_size, work_mem, maintenance_work_mem")
+    ram_gib = expect["postgres_ram_gib"]
+    if ram_gib is None:
+        fail_check("RAM for memory ratios", observed="postgres_ram_gib not set",
+                   expected="[expectations] postgres_ram_gib in the profile", where="the environment profile")
+    ram = int(ram_gib * GIB)
+    values = {k: postgres.setting_bytes(k) for k in ("shared_buffers", "effective_cache_size", "work_mem",
+                                                     "maintenance_work_mem")}
+    evidence.record("settings", {k: postgres.show(k) for k in values}, source=where)
+    evidence.record("ram", f"{ram_gib} GiB (from the profile)", source="expectations.postgres_ram_gib")
+    issues = [m for m in (
+        _ratio_check("shared_buffers", values["shared_buffers"], ram, 0.25, 0.20, 0.30),
+        _ratio_check("effective_cache_size", values["effective_cache_size"], ram, 0.75, 0.65, 0.85),
+    ) if m]
+    if not 4 * MIB <= values["work_mem"] <= 16 * MIB:
+        issues.append(f"work_mem = {_size(values['work_mem'])}; expected 4MB-16MB")
+    if values["maintenance_work_mem"] < 256 * MIB:
+        issues.append(f"maintenance_work_mem = {_size(values['maintenance_work_mem'])}; expected 256MB+")
+    if issues:
+        fail_check("memory settings", observed="; ".join(issues), expected="the checklist's ratios", where=where)
+
+
+@check("6.1.1")
+def test_connection_pool_size(pgbouncer, expect, evidence):
+    where = f"SHOW CONFIG (default_pool_size) on the PgBouncer admin console {pgbouncer.where}"
+    config = {r["key"]: r["value"] for r in pgbouncer.show_table("CONFIG")}
+    cores, spindles = expect["cpu_cores"], expect["effective_spindle_count"]
+    if cores is None:
+        fail_check("pool size formula", observed="cpu_cores not set", expected="[expectations] cpu_cores in the profile",
+                   where="the environment profile")
+    wanted = cores * 2 + spindles
+    size = int(config.get("default_pool_size", 0))
+    evidence.record("default_pool_size", size, source=where)
+    evidence.record("formula", f"({cores} cores x 2) + {spindles} = {wanted}", source="expectations")
+    if size != wanted:
+        fail_check("connection pool size", observed=size, expected=f"(CPU cores x 2) + effective_spindle_count = "
+                   f"({cores} x 2) + {spindles} = {wanted}", where=where)
+
+
+def _slow_queries(postgres, threshold_ms: float) -> list[dict]:
+    installed = postgres.scalar("SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'")
+    if not installed:
+        fail_check("pg_stat_statements", observed="extension not installed", expected="installed, to find slow queries",
+                   where=_where(postgres, "pg_extension"))
+    return postgres.query(
+        "SELECT left(query, 160) AS query, calls, round(mean_exec_time::numeric, 1)::float AS mean_ms "
+        "FROM pg_stat_statements WHERE mean_exec_time > %s AND query NOT ILIKE '%%pg_stat_statements%%' "
+        "ORDER BY mean_exec_time DESC LIMIT 20", (threshold_ms,))
+
+
+@check("6.1.2")
+def test_slow_queries_indexed(postgres, expect, evidence):
+    where = _where(postgres, "pg_stat_statements, pg_stat_user_tables")
+    slow = _slow_queries(postgres, expect["slow_query_ms"])
+    seq_heavy = postgres.query(
+        "SELECT relname AS table, seq_scan, idx_scan, n_live_tup FROM pg_stat_user_tables "
+        "WHERE n_live_tup >= 10000 AND seq_scan > coalesce(idx_scan, 0) AND seq_tup_read > 10 * n_live_tup "
+        "ORDER BY seq_tup_read DESC LIMIT 20")
+    evidence.record("slow_queries", slow, source=where)
+    evidence.record("large_tables_read_by_sequential_scan", seq_heavy, source=where)
+    if slow or seq_heavy:
+        fail_check("slow or unindexed queries", observed={"slow": slow, "sequential_scans": seq_heavy},
+                   expected=f"no query slower than {expect['slow_query_ms']} ms on average and no large table "
+                            "read mostly by sequential scans", where=where)
+
+
+_AGGRESSIVE = {"autovacuum_vacuum_scale_factor": 0.1, "autovacuum_analyze_scale_factor": 0.05,
+               "autovacuum_naptime": 60}
+
+
+@check("6.1.3")
+def test_autovacuum_aggressive(postgres, evidence):
+    where = _where(postgres, "pg_settings (autovacuum*)")
+    rows = postgres.query("SELECT name, setting FROM pg_settings WHERE name LIKE 'autovacuum%%' ORDER BY name")
+    settings = {r["name"]: r["setting"] for r in rows}
+    evidence.record("settings", settings, source=where)
+    issues = []
+    if settings.get("autovacuum") != "on":
+        issues.append(f"autovacuum={settings.get('autovacuum')}")
+    for name, limit in _AGGRESSIVE.items():
+        if float(settings.get(name, "inf")) > limit:
+            issues.append(f"{name}={settings.get(name)} (> {limit})")
+    disabled = [r["t"] for r in postgres.query(
+        "SELECT relname AS t FROM pg_class WHERE 'autovacuum_enabled=false' = ANY (reloptions)")]
+    issues += [f"autovacuum disabled on {t}" for t in disabled]
+    if issues:
+        fail_check("autovacuum", observed=issues, expected="autovacuum on, " + ", ".join(
+            f"{k} <= {v}" for k, v in _AGGRESSIVE.items()) + ", enabled on every table", where=where)
+
+
+@check("6.1.4")
+def test_statistics_analyzed(postgres, evidence):
+    where = _where(postgres, "pg_stat_user_tables (last_analyze, last_autoanalyze)")
+    rows = postgres.query("SELECT relname, last_analyze::text, last_autoanalyze::text FROM pg_stat_user_tables "
+                          "ORDER BY relname")
+    never = [r["relname"] for r in rows if not r["last_analyze"] and not r["last_autoanalyze"]]
+    evidence.record("tables", len(rows), source=where)
+    evidence.record("never_analyzed", never, source=where)
+    if never:
+        fail_check("statistics", observed=f"never analysed: {never}", expected="ANALYZE run on all tables", where=where)
+
+
+@check("5.3.3")
+def test_audit_logs_table(postgres, expect, evidence):
+    role = expect["postgres_app_role"]
+    where = _where(postgres, "information_schema.columns, has_table_privilege on audit_logs")
+    columns = [r["column_name"] for r in postgres.query(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'audit_logs' ORDER BY ordinal_position")]
+    evidence.record("columns", columns, source=where)
+    if not columns:
+        fail_check("audit_logs", observed="no audit_logs table", expected="an audit_logs table", where=where)
+    required = {"created_at", "actor", "action"}
+    missing = sorted(required - set(columns))
+    privileges = postgres.query(
+        "SELECT p AS privilege, has_table_privilege(%s, 'audit_logs', p) AS granted "
+        "FROM unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) AS p", (role,))
+    granted = {r["privilege"]: r["granted"] for r in privileges}
+    evidence.record(f"privileges_of_{role}", granted, source=where)
+    issues = [f"missing column {c}" for c in missing]
+    if not granted["INSERT"]:
+        issues.append(f"{role} cannot INSERT (actions would go unlogged)")
+    issues += [f"{role} can {p} (the trail could be altered)" for p in ("UPDATE", "DELETE", "TRUNCATE") if granted[p]]
+    if issues:
+        fail_check("audit trail", observed=issues, expected=f"columns {sorted(required)}, {role} may INSERT only",
+                   where=where)
+
+
+@check("10.3.3")
+def test_no_slow_queries(postgres, expect, evidence):
+    where = _where(postgres, "pg_stat_statements")
+    slow = _slow_queries(postgres, expect["slow_query_ms"])
+    evidence.record("slow_queries", slow, source=where)
+    if slow:
+        fail_check("slow queries", observed=slow, expected=f"none slower than {expect['slow_query_ms']} ms on average",
+                   where=where)
+
+
+@check("10.4.1")
+def test_customer_signups(postgres, evidence):
+    sql = "SELECT count(*) FROM customers WHERE created_at > now() - interval '24 hours'"
+    where = _where(postgres, sql)
+    count = postgres.scalar(sql)
+    evidence.record("signups_last_24h", count, source=where)
+    if not count:
+        fail_check("customer signups", observed=0, expected="at least 1 in the last 24 hours", where=where)
+
