@@ -12,7 +12,7 @@ PYTHON="${PYTHON:-python3}"
 bash scripts/bootstrap.sh
 
 started=0
-if ! "$PYTHON" -m sandbox status --quiet >/dev/null 2>&1; then
+if ! "$PYTHON" -m sandbox status >/dev/null 2>&1; then
     started=1
 fi
 "$PYTHON" -m sandbox up
