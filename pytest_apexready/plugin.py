@@ -274,7 +274,7 @@ class ApexSession:
     # -- finishing -------------------------------------------------------------------------
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if self.is_worker or not self.active or self.config.option.apex_no_report:
+        if self.is_worker or not self.active or self.config.option.apex_no_report or self.config.option.collectonly:
             return
         from .report import build_record, write_reports
 

@@ -10,6 +10,8 @@ same reason, so an unreachable target costs one timeout, not one per item.
 from __future__ import annotations
 
 import importlib
+import json
+import os
 from typing import Any
 
 from ..outcomes import TargetUnavailable
@@ -61,6 +63,14 @@ class Target:
                 self._failure = TargetUnavailable(self.name, self.where, _reason(exc))
                 raise self._failure from None
         return self._client
+
+    def _trace(self, kind: str, *payload: Any) -> None:
+        """Append what is sent to $APEX_TRACE_QUERIES (used by benchmarks/database_run.py to replay it)."""
+        path = os.environ.get("APEX_TRACE_QUERIES")
+        if path:
+            line = json.dumps({"target": self.name, "kind": kind, "payload": payload}, default=str)
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
 
     def unavailable(self, exc: BaseException) -> TargetUnavailable:
         """Turn a driver error after connecting into a remembered 'could not check'."""

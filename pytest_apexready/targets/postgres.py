@@ -43,6 +43,7 @@ class Postgres(Target):
         from psycopg.rows import dict_row
 
         conn = self.client()
+        self._trace("sql", sql, params)
         try:
             with conn.cursor(row_factory=dict_row) as cur:
                 cur.execute(sql, params)
@@ -71,7 +72,7 @@ class PgBouncer(Postgres):
 
     def __init__(self, name: str, settings: dict[str, Any]):
         super().__init__(name, settings)
-        self._admin = Postgres(name, {**settings, "dbname": "pgbouncer"})
+        self._admin = Postgres(f"{name} admin console", {**settings, "dbname": "pgbouncer"})
         self._admin.startup_options = False
 
     def show_table(self, what: str) -> list[dict[str, Any]]:

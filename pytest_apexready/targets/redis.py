@@ -16,15 +16,25 @@ READ_COMMANDS = frozenset({
 
 
 class Redis(Target):
+    @property
+    def where(self) -> str:
+        s = self.settings
+        return f"{self.name} {s.get('host', '127.0.0.1')}:{s.get('port', 6379)}"
+
     def _connect(self) -> Any:
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         s = self.settings
         client = redis.Redis(
             host=s.get("host", "127.0.0.1"), port=s.get("port", 6379), username=s.get("username"),
             password=s["password"].reveal() if "password" in s else None,
             socket_connect_timeout=self.timeout, socket_timeout=self.timeout, ssl=s.get("ssl", False),
-            decode_responses=True, retry_on_timeout=False, health_check_interval=0,
+            decode_responses=True, health_check_interval=0,
+            # redis-py >= 6 retries 3 times by default: an unreachable or silent target
+            # would cost four timeouts (and four connections) instead of one
+            retry=Retry(NoBackoff(), 0),
         )
         client.ping()
         return client
@@ -37,6 +47,9 @@ class Redis(Target):
         if name not in READ_COMMANDS and two not in READ_COMMANDS:
             raise PermissionError(f"apexready sends read commands only; {name} is not one of them")
         client = self.client()
+        trace = getattr(self, "_trace", None)   # benchmarks/database_run.py replays the trace
+        if trace is not None:
+            trace("redis", *args)
         try:
             return client.execute_command(*args)
         except (redis.ConnectionError, redis.TimeoutError, redis.AuthenticationError,
@@ -53,14 +66,17 @@ class Redis(Target):
         pairs = dict(zip(result[::2], result[1::2]))
         return pairs.get(name)
 
-    def scan_keys(self, pattern: str, limit: int = 1000) -> list[str]:
+    def scan_keys(self, pattern: str, limit: int = 1000, max_calls: int = 500) -> list[str]:
+        """Up to ``limit`` keys matching ``pattern``; at most ``max_calls`` SCAN round trips
+        (200 keys each), so a huge keyspace is sampled, not walked to the end."""
         keys: list[str] = []
         cursor = "0"
-        while True:
+        for _ in range(max_calls):
             cursor, batch = self.call("SCAN", cursor, "MATCH", pattern, "COUNT", 200)
             keys.extend(batch)
             if str(cursor) == "0" or len(keys) >= limit:
-                return keys[:limit]
+                break
+        return list(dict.fromkeys(keys))[:limit]   # SCAN may return a key twice
 
 
 class Sentinel(Redis):
