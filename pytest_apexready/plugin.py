@@ -49,6 +49,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write checklist.json, checklist.md and checklist.html here (default: reports/)")
     group.addoption("--apex-no-report", dest="apex_no_report", action="store_true",
                     help="do not write the checklist files")
+    from . import signoff
+
+    signoff.add_options(group)
     parser.addini("apex_environments", "directory of environment profiles", default="environments")
     parser.addini("apex_waivers", "directory of waiver files (<env>.toml)", default="waivers")
     parser.addini("apex_attestations", "directory of attestation files (<env>.toml)", default="attestations")
@@ -67,6 +70,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "apexready-session")
     config.pluginmanager.register(fixtures, "apexready-fixtures")
+    from .signoff import SignoffPlugin
+
+    config.pluginmanager.register(SignoffPlugin(config), "apexready-signoff")
     if config.option.apex_env is not None:
         session.load()  # an explicit --env is validated before anything runs
 

@@ -38,8 +38,8 @@ TARGET_SCHEMAS: dict[str, dict[str, Any]] = {
     "redis_sentinel": {**_REDIS, "master_name": str},
     "clickhouse": {"host": str, "port": int, "username": str, "password": Secret,
                    "database": str, "secure": bool, "connect_timeout": _num},
-    "kubernetes": {"kubeconfig": str, "context": str, "namespace": str,
-                   "request_timeout": _num, "workloads": list},
+    "kubernetes": {"kubeconfig": str, "context": str, "namespace": str, "request_timeout": _num,
+                   "backend": list, "console": str, "cronjobs": list, "backend_secret": str},
     "aws": {"region": str, "endpoint_url": str, "access_key_id": Secret,
             "secret_access_key": Secret, "connect_timeout": _num},
     "http": {"base_url": str, "console_url": str, "verify": bool, "connect_timeout": _num},
@@ -71,6 +71,8 @@ EXPECTATIONS: dict[str, tuple[Any, Any, str]] = {
     "backend_min_env_vars": (int, 25, "variables in backend-secrets"),
     "slow_query_ms": (_num, 1000, "a query slower than this on average is slow"),
     "postgres_app_role": (str, "apex_app", "the application's login role (least privilege)"),
+    "clickhouse_max_retention_months": (int, 13, "longest TTL allowed on raw event tables (legal retention)"),
+    "clickhouse_ram_gib": (_num, None, "RAM of a ClickHouse server; max_memory_usage must not exceed it"),
 }
 
 _TOP = {"description": str, "extends": str, "env_file": str, "targets": dict,
@@ -212,6 +214,8 @@ class _Loader:
                               f"write {k} as {_TYPE_NAMES[schema[k]]}")
                 if isinstance(v, str):
                     v = resolve(v, full)
+                if k == "kubeconfig" and not v.startswith(("/", "~")):
+                    v = str(self.rootdir / v)  # relative to the project root, like env_file
                 out[k] = Secret(v) if schema[k] is Secret else v
             targets[tname] = out
 

@@ -28,6 +28,7 @@ BACKENDS = {
     "redis_replica": "redis:Redis",
     "redis_sentinel": "redis:Sentinel",
     "clickhouse": "clickhouse:ClickHouse",
+    "kubernetes": "k8s:Kubernetes",
 }
 
 DEFAULT_TIMEOUT = 3.0

@@ -13,6 +13,8 @@ from typing import Any
 from . import Target, _reason
 from ..outcomes import TargetUnavailable
 
+#: servers older than this are below what clickhouse-connect supports
+DRIVER_MIN_MAJOR = 22
 _VERSION_RE = re.compile(r"^\d+(\.\d+)+$")
 _NET_RE = re.compile(r"(\[Errno -?\d+\][^\"')]*|Read timed out|timed out|Name or service not known)")
 
@@ -57,10 +59,12 @@ class ClickHouse(Target):
                 raise
             from importlib.metadata import version as dist_version
 
-            raise TargetUnavailable(
-                self.name, self.where,
-                f"ClickHouse {version} answered, but the driver clickhouse-connect {dist_version('clickhouse-connect')} "
-                f"cannot work with this server version ({_reason(exc)})") from None
+            driver = f"clickhouse-connect {dist_version('clickhouse-connect')}"
+            if int(version.split(".")[0]) < DRIVER_MIN_MAJOR:
+                why = f"but the driver {driver} cannot work with this server version"
+            else:
+                why = f"but the driver {driver} could not open a session"
+            raise TargetUnavailable(self.name, self.where, f"ClickHouse {version} answered, {why} ({_reason(exc)})") from None
 
     def _password(self) -> str:
         s = self.settings

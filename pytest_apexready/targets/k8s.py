@@ -1,0 +1,121 @@
+"""Kubernetes through the official client, reading only (get and list).
+
+Objects are listed once per kind and namespace, paginated, and the lists are
+reused by every item of the run, so the number of API requests grows with the
+kinds the checks read, not with the number of checklist items or workloads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from typing import Any
+
+from . import Target
+
+#: kind -> (API group path, resource, namespaced)
+KINDS: dict[str, tuple[str, str, bool]] = {
+    "Deployment": ("/apis/apps/v1", "deployments", True),
+    "StatefulSet": ("/apis/apps/v1", "statefulsets", True),
+    "ReplicaSet": ("/apis/apps/v1", "replicasets", True),
+    "HorizontalPodAutoscaler": ("/apis/autoscaling/v2", "horizontalpodautoscalers", True),
+    "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets", True),
+    "CronJob": ("/apis/batch/v1", "cronjobs", True),
+    "Job": ("/apis/batch/v1", "jobs", True),
+    "Pod": ("/api/v1", "pods", True),
+    "Secret": ("/api/v1", "secrets", True),
+    "ConfigMap": ("/api/v1", "configmaps", True),
+    "Service": ("/api/v1", "services", True),
+    "ServiceAccount": ("/api/v1", "serviceaccounts", True),
+    "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies", True),
+    "Role": ("/apis/rbac.authorization.k8s.io/v1", "roles", True),
+    "RoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
+    "ClusterRole": ("/apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
+    "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
+    "Node": ("/api/v1", "nodes", False),
+    "Namespace": ("/api/v1", "namespaces", False),
+}
+
+PAGE = 500
+
+
+class Kubernetes(Target):
+    def __init__(self, name: str, settings: dict[str, Any]):
+        super().__init__(name, settings)
+        self.timeout = float(settings.get("request_timeout", settings.get("connect_timeout", 5)))
+        self.namespace = settings.get("namespace", "default")
+        self._lists: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        #: API requests sent, by path (for the scale benchmark and tests)
+        self.requests: list[str] = []
+
+    @property
+    def where(self) -> str:
+        ctx = self.settings.get("context")
+        server = getattr(getattr(self._client, "configuration", None), "host", None) if self._client else None
+        return f"kubernetes {server or self.settings.get('kubeconfig', '?')}" + (f" (context {ctx})" if ctx else "")
+
+    def _connect(self) -> Any:
+        from kubernetes import config
+
+        kubeconfig = os.path.expanduser(self.settings.get("kubeconfig", "~/.kube/config"))
+        client = config.new_client_from_config(config_file=kubeconfig, context=self.settings.get("context"))
+        return client
+
+    def get(self, path: str, query: list[tuple[str, Any]] | None = None) -> dict[str, Any]:
+        """GET an API path and return the decoded JSON (read-only by construction: only GET is sent)."""
+        from kubernetes.client.exceptions import ApiException
+
+        api = self.client()
+        self._trace("k8s", path, query)
+        self.requests.append(path)
+        try:
+            resp = api.call_api(path, "GET", query_params=query or [], header_params={"Accept": "application/json"},
+                                auth_settings=["BearerToken"], _preload_content=False,
+                                _request_timeout=(self.timeout, self.timeout * 3))
+        except ApiException as exc:
+            if exc.status in (401, 403):
+                raise self.unavailable(exc) from None
+            raise
+        except Exception as exc:  # noqa: BLE001 - urllib3 connection and timeout errors
+            raise self.unavailable(exc) from None
+        data = resp[0].data if isinstance(resp, tuple) else resp.data
+        return json.loads(data)
+
+    def version(self) -> dict[str, Any]:
+        return self.get("/version")
+
+    def list(self, kind: str, namespace: str | None = "") -> list[dict[str, Any]]:
+        """All objects of a kind in a namespace (default: the profile's), listed once per run, paginated."""
+        group, resource, namespaced = KINDS[kind]
+        ns = (namespace if namespace != "" else self.namespace) if namespaced else None
+        key = (kind, ns)
+        with self._lock:
+            if key not in self._lists:
+                path = f"{group}/namespaces/{ns}/{resource}" if ns else f"{group}/{resource}"
+                items: list[dict[str, Any]] = []
+                token = None
+                while True:
+                    query: list[tuple[str, Any]] = [("limit", PAGE)]
+                    if token:
+                        query.append(("continue", token))
+                    page = self.get(path, query)
+                    items.extend(page.get("items", []))
+                    token = page.get("metadata", {}).get("continue")
+                    if not token:
+                        break
+                self._lists[key] = items
+            return self._lists[key]
+
+    def named(self, kind: str, name: str, namespace: str | None = "") -> dict[str, Any] | None:
+        return next((o for o in self.list(kind, namespace) if o["metadata"]["name"] == name), None)
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001
+                pass
+
