@@ -73,6 +73,8 @@ EXPECTATIONS: dict[str, tuple[Any, Any, str]] = {
     "postgres_app_role": (str, "apex_app", "the application's login role (least privilege)"),
     "clickhouse_max_retention_months": (int, 13, "longest TTL allowed on raw event tables (legal retention)"),
     "clickhouse_ram_gib": (_num, None, "RAM of a ClickHouse server; max_memory_usage must not exceed it"),
+    "redis_ttls": (dict, {"sdk:config:*": 86400, "session:*": 1800, "dashboard:metrics:*": 300},
+                   "cache key pattern -> longest TTL allowed, in seconds"),
 }
 
 _TOP = {"description": str, "extends": str, "env_file": str, "targets": dict,
@@ -229,6 +231,9 @@ class _Loader:
             if not _type_ok(v, typ):
                 self.fail(path, full, f"must be {_TYPE_NAMES[typ]}, got {type(v).__name__} {v!r}",
                           f"write {k} as {_TYPE_NAMES[typ]}")
+            if typ is dict and not all(isinstance(x, int) and not isinstance(x, bool) for x in v.values()):
+                self.fail(path, full, "every value must be an integer number of seconds",
+                          f'write it as {k} = {{ "session:*" = 1800 }}')
             expectations[k] = v
 
         absent = {}

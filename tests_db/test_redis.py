@@ -20,13 +20,6 @@ MAXMEMORY_RATIO = 0.80
 MAXMEMORY_TOLERANCE = 0.05          # of instance RAM, either side
 SNAPSHOT_MAX_AGE = 86400            # "daily"
 
-#: key pattern -> longest acceptable TTL in seconds (checklist 6.2.1). A profile may override
-#: it with ``[expectations] redis_ttls = {...}`` once that expectation exists.
-DEFAULT_TTLS = {
-    "sdk:config:*": 86400,          # SDK config: 24h
-    "session:*": 1800,              # session data: 30min
-    "dashboard:metrics:*": 300,     # dashboard metrics: 5min
-}
 TTL_SAMPLE = 200                    # keys per pattern whose TTL is read
 
 
@@ -278,7 +271,7 @@ def test_high_availability(redis, apex_profile, request, evidence):
 
 @check("6.2.1")
 def test_cache_ttls(redis, expect, evidence):
-    limits = expect.get("redis_ttls") or DEFAULT_TTLS
+    limits = expect["redis_ttls"]
     problems = []
     found = 0
     for pattern, limit in limits.items():

@@ -92,6 +92,7 @@ class ClickHouse(Target):
 
         client = self.client()
         try:
+            self._trace("clickhouse", sql)
             result = client.query(sql, parameters=params)
         except OperationalError as exc:
             raise self.unavailable(exc) from None

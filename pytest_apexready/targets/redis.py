@@ -47,9 +47,7 @@ class Redis(Target):
         if name not in READ_COMMANDS and two not in READ_COMMANDS:
             raise PermissionError(f"apexready sends read commands only; {name} is not one of them")
         client = self.client()
-        trace = getattr(self, "_trace", None)   # benchmarks/database_run.py replays the trace
-        if trace is not None:
-            trace("redis", *args)
+        self._trace("redis", *args)
         try:
             return client.execute_command(*args)
         except (redis.ConnectionError, redis.TimeoutError, redis.AuthenticationError,

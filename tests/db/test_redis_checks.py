@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.checkrun import ROOT, run_checks
+from checkrun import ROOT, run_checks
+from pytest_apexready.profile import EXPECTATIONS
 
 redis_py = pytest.importorskip("redis")
 sandbox_redis = pytest.importorskip("sandbox.redis")
@@ -278,7 +279,7 @@ def test_noncompliant_instance_fails_every_item_with_observed_and_expected(nonco
     assert "maxmemory: observed 0 (unlimited" in r("2.3.3") and "858993459" in r("2.3.3")
     assert "maxclients: observed 1000; expected >= 10000" in r("2.3.4")
     assert "connected_slaves:0" in r("2.3.5") and "cluster_enabled:0" in r("2.3.5")
-    for pattern in checks.DEFAULT_TTLS:
+    for pattern in EXPECTATIONS["redis_ttls"][1]:
         assert f"cache TTLs of {pattern}: observed 1 of" in r("6.2.1") or f"cache TTLs of {pattern}: observed 2 of" \
             in r("6.2.1"), r("6.2.1")
     assert "never expire (TTL -1)" in r("6.2.1") and "session:two-hours TTL 7" in r("6.2.1")
