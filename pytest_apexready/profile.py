@@ -73,6 +73,11 @@ EXPECTATIONS: dict[str, tuple[Any, Any, str]] = {
     "postgres_app_role": (str, "apex_app", "the application's login role (least privilege)"),
     "clickhouse_max_retention_months": (int, 13, "longest TTL allowed on raw event tables (legal retention)"),
     "clickhouse_ram_gib": (_num, None, "RAM of a ClickHouse server; max_memory_usage must not exceed it"),
+    "console_api_url": (str, None, "the URL the console must use for NEXT_PUBLIC_API_URL"),
+    "cronjob_schedules": (dict, {"sales-automation": "0 19 * * *", "growth-engine": "0 19 * * *"},
+                          "CronJob name -> the schedule it must have"),
+    "backup_cronjobs": (list, ["postgres-backup", "clickhouse-backup"], "CronJobs that back up the databases"),
+    "job_success_max_age_hours": (_num, 24, "a CronJob's last successful run must be this recent"),
     "redis_ttls": (dict, {"sdk:config:*": 86400, "session:*": 1800, "dashboard:metrics:*": 300},
                    "cache key pattern -> longest TTL allowed, in seconds"),
 }
@@ -231,7 +236,7 @@ class _Loader:
             if not _type_ok(v, typ):
                 self.fail(path, full, f"must be {_TYPE_NAMES[typ]}, got {type(v).__name__} {v!r}",
                           f"write {k} as {_TYPE_NAMES[typ]}")
-            if typ is dict and not all(isinstance(x, int) and not isinstance(x, bool) for x in v.values()):
+            if k == "redis_ttls" and not all(isinstance(x, int) and not isinstance(x, bool) for x in v.values()):
                 self.fail(path, full, "every value must be an integer number of seconds",
                           f'write it as {k} = {{ "session:*" = 1800 }}')
             expectations[k] = v

@@ -12,6 +12,7 @@ import os
 import threading
 from typing import Any
 
+from ..outcomes import TargetUnavailable
 from . import Target
 
 #: kind -> (API group path, resource, namespaced)
@@ -71,16 +72,24 @@ class Kubernetes(Target):
         self._trace("k8s", path, query)
         self.requests.append(path)
         try:
-            resp = api.call_api(path, "GET", query_params=query or [], header_params={"Accept": "application/json"},
-                                auth_settings=["BearerToken"], _preload_content=False,
-                                _request_timeout=(self.timeout, self.timeout * 3))
-        except ApiException as exc:
-            if exc.status in (401, 403):
-                raise self.unavailable(exc) from None
-            raise
+            request = api.param_serialize("GET", path, query_params=query or [],
+                                          header_params={"Accept": "application/json"},
+                                          auth_settings=["BearerToken"])
+            resp = api.call_api(*request, _request_timeout=(self.timeout, self.timeout * 3))
+            resp.read()
         except Exception as exc:  # noqa: BLE001 - urllib3 connection and timeout errors
             raise self.unavailable(exc) from None
-        data = resp[0].data if isinstance(resp, tuple) else resp.data
+        if resp.status == 401:  # the identity is refused everywhere: remember it
+            raise self.unavailable(RuntimeError(f"HTTP 401 Unauthorized for GET {path}"))
+        if resp.status == 403:  # this identity may not read this kind: the items that need it cannot be checked
+            try:
+                message = json.loads(resp.data).get("message", "")
+            except ValueError:
+                message = resp.data[:200].decode(errors="replace")
+            raise TargetUnavailable(self.name, self.where, f"HTTP 403 Forbidden for GET {path}: {message}")
+        if resp.status >= 400:
+            raise ApiException(http_resp=resp)
+        data = resp.data
         return json.loads(data)
 
     def version(self) -> dict[str, Any]:

@@ -1,0 +1,28 @@
+"""Parametrize the Kubernetes checks over the workloads the profile names."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_apexready.plugin import SESSION_KEY
+
+#: defaults when the profile's [targets.kubernetes] does not name them
+DEFAULTS = {
+    "backend": ["backend"],
+    "cronjobs": ["sales-automation", "growth-engine", "self-evolving-system"],
+}
+
+
+def kubernetes_settings(config: pytest.Config) -> dict:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None:
+        return {}
+    session.load()
+    return session.profile.target("kubernetes") or {} if session.profile else {}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    for argname, key in (("workload", "backend"), ("cronjob", "cronjobs")):
+        if argname in metafunc.fixturenames:
+            names = kubernetes_settings(metafunc.config).get(key, DEFAULTS[key])
+            metafunc.parametrize(argname, names)
