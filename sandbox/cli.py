@@ -57,7 +57,9 @@ CH_LOG = LOG_DIR / "clickhouse.log"
 CH_SCHEMA = REPO_ROOT / "sandbox" / "clickhouse_schema.sql"
 CH_MODULE = "sandbox.clickhouse_http"
 
-COMPONENTS = ("postgres", "redis", "clickhouse")
+COMPONENTS = ("postgres", "redis", "clickhouse", "kubernetes")
+K8S_DIR = SANDBOX_DIR / "k8s"
+K8S_MANIFEST = REPO_ROOT / "sandbox" / "manifests" / "apexmediation.yaml"
 
 
 def _logger(component: str) -> Callable[[str], None]:
@@ -169,6 +171,27 @@ def up_clickhouse(creds: dict[str, str]) -> None:
     raise SandboxError(f"ClickHouse HTTP server not ready on :{port} after 180s (see {CH_LOG})")
 
 
+def up_kubernetes() -> None:
+    """Build the control plane once (cached), start it, apply the workloads, give each CronJob a run."""
+    from .kube import build, controlplane
+
+    log = _logger("kubernetes")
+    t0 = time.monotonic()
+    try:
+        binaries = build.ensure_binaries()
+        log(f"binaries ready in {time.monotonic() - t0:.1f}s ({build.cache_root(None)})")
+        controlplane.up(K8S_DIR, binaries=binaries)
+        result = controlplane.apply_manifests(K8S_DIR, K8S_MANIFEST)
+        created = controlplane.run_cronjobs_once(K8S_DIR)
+    except (build.BuildError, controlplane.ControlPlaneError) as exc:
+        raise SandboxError(f"Kubernetes control plane: {exc}") from None
+    log(f"applied {len(result['applied'])} objects from {K8S_MANIFEST.relative_to(REPO_ROOT)}; "
+        f"deployments ready after {result['deployments_ready_after_s']}s")
+    if created:
+        log(f"ran {len(created)} CronJob(s) once: {', '.join(created)}")
+    log(f"ready; checker kubeconfig {(K8S_DIR / 'checker.kubeconfig').relative_to(REPO_ROOT)}")
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     wanted = tuple(args.only.split(",")) if args.only else COMPONENTS
@@ -197,6 +220,8 @@ def cmd_up(args: argparse.Namespace) -> int:
                 up_redis(creds)
             if "clickhouse" in wanted:
                 up_clickhouse(creds)
+            if "kubernetes" in wanted:
+                up_kubernetes()
         except SandboxError as exc:
             say(f"\nERROR: {exc}")
             say("Partial state left running; `python -m sandbox down` stops it.")
@@ -224,6 +249,11 @@ def cmd_down(args: argparse.Namespace) -> int:
 
     with _lock():
         ours = _our_pids()
+        if (K8S_DIR / "run").exists():
+            from .kube import controlplane
+
+            step("kubernetes", "stopping the control plane")
+            controlplane.down(K8S_DIR)
         pid = _clickhouse_pid()
         if pid:
             step("clickhouse", f"stopping pid {pid}")
@@ -327,6 +357,17 @@ def _status_rows() -> list[dict[str, Any]]:
     else:
         rows.append({"component": "clickhouse", "state": "n/a", "pid": None,
                      "address": f"{HOST}:{PORTS['clickhouse']}", "detail": "sandbox/clickhouse_http.py not present"})
+
+    # Kubernetes
+    from .kube import controlplane
+
+    state = controlplane.status(K8S_DIR)
+    comps = state["components"]
+    unhealthy = [c for c, v in comps.items() if not v["healthy"]]
+    rows.append({"component": "kubernetes", "state": "running" if state["healthy"] else "stopped",
+                 "pid": comps.get("kube-apiserver", {}).get("pid"), "address": f"{HOST}:{controlplane.DEFAULT_PORTS['apiserver']}",
+                 "detail": "etcd, apiserver, controller-manager, scheduler, kwok healthy" if state["healthy"]
+                 else f"not healthy: {', '.join(unhealthy)}"})
     return rows
 
 

@@ -31,9 +31,11 @@ PYTHON_MODULES: list[tuple[str, str, tuple[str, ...]]] = [
     ("psycopg", "psycopg[binary]", ("postgres",)),
     ("redis", "redis", ("redis",)),
     ("chdb", "chdb", ("clickhouse",)),
+    ("yaml", "PyYAML", ("kubernetes",)),
+    ("kubernetes", "kubernetes", ("kubernetes",)),
 ]
 
-UP_COMPONENTS = ("postgres", "redis", "clickhouse")
+UP_COMPONENTS = ("postgres", "redis", "clickhouse", "kubernetes")
 
 
 @dataclass
@@ -73,6 +75,17 @@ def check(components: tuple[str, ...] | None = None) -> list[Missing]:
     for mod, req, comps in PYTHON_MODULES:
         if needed(comps) and not _python_module_present(mod):
             missing.append(Missing("python", req, f"`import {mod}` fails", comps))
+    if needed(("kubernetes",)) and not shutil.which("go") and not os.environ.get("KUBEBUILDER_ASSETS"):
+        from .kube import build
+
+        try:
+            build.ensure_binaries  # noqa: B018 - the cache may hold binaries built earlier
+            cached = any(build.cache_root(None).glob("kubernetes-*/kube-apiserver"))
+        except Exception:  # noqa: BLE001
+            cached = False
+        if not cached:
+            missing.append(Missing("tool", "go", "the Go toolchain, to build the Kubernetes control plane from the "
+                                   "Go module proxy (or set KUBEBUILDER_ASSETS to envtest binaries)", ("kubernetes",)))
     if needed(("postgres",)):
         try:
             pwd.getpwnam("postgres")
