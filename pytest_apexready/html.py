@@ -75,7 +75,7 @@ def _signoff(sec: dict[str, Any]) -> str:
     if valid:
         s = valid[-1]
         who = f"{escape(s['name'])} on {escape(s['date'])}, key {escape(s['fingerprint'])}"
-    state = "ready to sign" if sec["ready"] else "not ready: blocked by " + ", ".join(sec["blocking"])
+    state = "signed" if valid else "ready to sign" if sec["ready"] else "not ready: blocked by " + ", ".join(sec["blocking"])
     note = "".join(f"<div>signature by {escape(s['name'])} is {escape(s.get('status', ''))}</div>" for s in invalid)
     cls = "ready" if sec["ready"] else "notready"
     return (f'<div class="signoff {cls}" data-section="{sec["number"]}" data-ready="{str(sec["ready"]).lower()}">'

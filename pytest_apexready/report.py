@@ -197,7 +197,9 @@ def render_markdown(record: dict[str, Any]) -> str:
                     a = item["attestation"]
                     out.append(f"  - attested by {a['attested_by']} on {a['date']} (expires {a['expires']}): {a['evidence']}")
             out.append("")
-        state = "READY to sign" if sec["ready"] else f"NOT READY: blocked by {', '.join(sec['blocking'])}"
+        signed = any(s.get("status", "valid") == "valid" for s in sec.get("signatures", []))
+        state = "SIGNED" if signed else "READY to sign" if sec["ready"] else \
+            f"NOT READY: blocked by {', '.join(sec['blocking'])}"
         sig = _signature_line(sec)
         out += [f"**Sign-off:** {sig} ({sec['sign_off_role']}) — {state}", ""]
     out += ["---", "", "## Approval Signatures", "", "| Role | Name | Signature | Date | Sections | Ready |",

@@ -120,3 +120,45 @@ def test_redis(redis):
     assert "has no [targets.redis] table" in project.items()["2.3.1"]["reason"]
     for name in ("checklist.md", "checklist.html"):
         assert (project.path / "reports" / name).exists()
+
+
+CLICKHOUSE_CHECKS = """
+from pytest_apexready import check
+
+@check("2.2.1")
+def test_a(clickhouse):
+    clickhouse.query("SELECT 1")
+
+@check("2.2.2")
+def test_b(clickhouse):
+    clickhouse.query("SELECT 2")
+"""
+
+REDIS_CHECKS = """
+from pytest_apexready import check
+
+@check("2.3.1")
+def test_a(redis):
+    redis.info()
+
+@check("2.3.2")
+def test_b(redis):
+    redis.config_get("maxmemory-policy")
+"""
+
+
+@pytest.mark.parametrize("kind", ["clickhouse", "redis"])
+def test_silent_server_costs_one_timeout_for_other_targets(project, kind):
+    server = SilentServer()
+    try:
+        project.write("environments/local.toml", f'description = "silent"\n[targets.{kind}]\nhost = "127.0.0.1"\n'
+                                                 f"port = {server.port}\nconnect_timeout = 1\n")
+        project.pytester.makepyfile(test_checks=CLICKHOUSE_CHECKS if kind == "clickhouse" else REDIS_CHECKS)
+        project.pytester.runpytest("-m", "database")
+    finally:
+        server.close()
+    items = project.items()
+    ids = ("2.2.1", "2.2.2") if kind == "clickhouse" else ("2.3.1", "2.3.2")
+    assert {items[i]["outcome"] for i in ids} == {"error"}
+    assert len({items[i]["reason"] for i in ids}) == 1
+    assert 1 <= server.accepted <= 2, server.accepted
