@@ -84,7 +84,7 @@ def _signoff(sec: dict[str, Any]) -> str:
 
 def render_html(record: dict[str, Any]) -> str:
     env, run, summary = record["environment"], record["run"], record["summary"]
-    body = [f"<h1>Pre-Deployment Checklist - ApexMediation</h1>",
+    body = ["<h1>Pre-Deployment Checklist - ApexMediation</h1>",
             f'<p class="meta">Environment <b id="env">{escape(env["name"])}</b> · run {escape(run["started"])} to '
             f'{escape(run["finished"])} · pytest-apexready {escape(run["tool_version"])}'
             + (f' · commit {escape(run["git_commit"][:12])}' if run.get("git_commit") else "") + "</p>",

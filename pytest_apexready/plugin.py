@@ -7,7 +7,6 @@ turns all of it off.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 from typing import Any
 

@@ -11,7 +11,6 @@ import os
 import pwd
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
 
 # (Debian package, files that prove it is installed, needed by components)
 DEBIAN_PACKAGES: list[tuple[str, list[str], tuple[str, ...]]] = [

@@ -117,7 +117,7 @@ def test_keygen_writes_0600_and_encrypts(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PP", PASSPHRASE)
     rc, out = apex(capsys, "keygen", tmp_path / "k" / "alice", "--passphrase-env", "PP")
     assert rc == 0
-    key, pub = tmp_path / "k" / "alice.key", tmp_path / "k" / "alice.pub"
+    key = tmp_path / "k" / "alice.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert b"ENCRYPTED PRIVATE KEY" in key.read_bytes()
     assert PASSPHRASE not in out and key.read_text().splitlines()[1] not in out

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-
 import pytest
+
+from netutil import SilentServer, free_port as closed_port
 
 CHECKS = """
 from pytest_apexready import check
@@ -22,42 +21,6 @@ def test_b(postgres):
 def test_c(postgres):
     postgres.show("work_mem")
 """
-
-
-class SilentServer:
-    """Accepts TCP connections and never says a word; counts the connections."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self.conns = []
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            self.conns.append(conn)
-
-    def close(self):
-        self.sock.close()
-        for c in self.conns:
-            c.close()
-
-
-def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def profile(port: int) -> str:

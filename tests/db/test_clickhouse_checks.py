@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -23,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.checkrun import ROOT, run_checks
+from checkrun import ROOT, run_checks
+from netutil import free_port
 
 pytest.importorskip("chdb")
 pytest.importorskip("clickhouse_connect")
@@ -35,12 +35,6 @@ SCHEMA = ROOT / "sandbox" / "clickhouse_schema.sql"
 CH_ITEMS = ("1.1.3", "2.2.1", "2.2.2", "2.2.3", "2.2.4", "2.2.5", "2.2.6", "5.3.4", "10.4.2")
 CHECKER, CHECKER_PW = "apex_checker", "checker-pw-7f3a"
 USERS = {CHECKER: CHECKER_PW, "apex_admin": {"password": "admin-pw-91c2", "readonly": 0}}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def profile(port: int, database: str = "apexmediation", **expectations: int) -> str:

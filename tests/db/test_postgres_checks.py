@@ -9,25 +9,16 @@
 from __future__ import annotations
 
 import re
-import socket
-from pathlib import Path
 
 import pytest
 
 from checkrun import ROOT, run_checks
+from netutil import free_port
 
 pg = pytest.importorskip("sandbox.postgres")
 
 POSTGRES_ITEMS = ["1.1.2", "2.1.1", "2.1.2", "2.1.3", "2.1.4", "2.1.5", "2.1.6", "2.1.7",
                   "5.3.3", "6.1.1", "6.1.2", "6.1.3", "6.1.4", "10.3.3", "10.4.1"]
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def target(name: str, port: int, dbname: str = "apexmediation") -> str:
@@ -43,7 +34,7 @@ connect_timeout = 3
 
 
 def profile(primary: int, replica: int, bouncer: int, bouncer_db: str = "apexmediation", cores: int = 2) -> str:
-    return (f'description = "self-test"\nenv_file = ".sandbox/credentials.env"\n'
+    return ('description = "self-test"\nenv_file = ".sandbox/credentials.env"\n'
             + target("postgres", primary) + target("postgres_replica", replica)
             + target("pgbouncer", bouncer, bouncer_db)
             + f"[expectations]\npostgres_ram_gib = 4\ncpu_cores = {cores}\n")

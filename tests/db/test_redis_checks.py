@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from checkrun import ROOT, run_checks
+from netutil import SilentServer, free_port
 from pytest_apexready.profile import EXPECTATIONS
 
 redis_py = pytest.importorskip("redis")
@@ -44,12 +45,6 @@ checks = _load_checks()
 
 
 # --------------------------------------------------------------------------- helpers
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def target(name: str, port: int, timeout: float = 3, extra: str = "") -> str:
     return (f'[targets.{name}]\nhost = "127.0.0.1"\nport = {port}\nusername = "apex_checker"\n'
@@ -296,33 +291,6 @@ def test_closed_port_errors_every_item_with_one_reason(env, tmp_path):
     assert len(reasons) == 1, reasons
     (reason,) = reasons
     assert reason.startswith(f"could not check: redis (redis 127.0.0.1:{port}) ConnectionError"), reason
-
-
-class SilentServer:
-    """Accepts TCP connections and never answers; counts them."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self.conns: list[socket.socket] = []
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            self.conns.append(conn)
-
-    def close(self) -> None:
-        self.sock.close()
-        for c in self.conns:
-            c.close()
 
 
 def test_silent_server_costs_one_timeout(env, tmp_path):
