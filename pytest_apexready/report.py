@@ -224,16 +224,16 @@ def _signature_line(sec: dict[str, Any]) -> str:
 def terminal_summary(record: dict[str, Any], tr: Any, paths: list[Path]) -> None:
     tr.section("apexready checklist", sep="=", bold=True)
     cols = [o for o in oc.OUTCOMES]
-    head = f"{'section':<38}" + "".join(f"{_SHORT[c]:>9}" for c in cols) + "  sign-off"
+    head = f"{'section':<41}" + "".join(f"{_SHORT[c]:>9}" for c in cols) + "  sign-off"
     tr.write_line(head)
     for sec in record["sections"]:
         c = sec["counts"]
-        name = f"{sec['number']:>2}. {sec['title']}"[:37]
+        name = f"{sec['number']:>2}. {sec['title']}"[:40]
         ready = "READY" if sec["ready"] else "not ready"
-        line = f"{name:<38}" + "".join(f"{c[o] or '.':>9}" for o in cols) + f"  {ready} ({sec['sign_off_role']})"
+        line = f"{name:<41}" + "".join(f"{c[o] or '.':>9}" for o in cols) + f"  {ready} ({sec['sign_off_role']})"
         tr.write_line(line, green=sec["ready"], red=not sec["ready"] and bool(c[oc.FAILED] or c[oc.ERROR]))
     totals = record["summary"]["outcomes"]
-    tr.write_line(f"{'total':<38}" + "".join(f"{totals[o] or '.':>9}" for o in cols))
+    tr.write_line(f"{'total':<41}" + "".join(f"{totals[o] or '.':>9}" for o in cols))
     ready = record["summary"]["sections_ready"]
     tr.write_line(f"sections ready for sign-off: {', '.join(map(str, ready)) if ready else 'none'}")
     for p in record["problems"]:
