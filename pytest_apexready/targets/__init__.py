@@ -61,7 +61,9 @@ class Target:
                 self._failure = exc
                 raise
             except Exception as exc:  # noqa: BLE001 - every driver has its own errors
-                self._failure = TargetUnavailable(self.name, self.where, _reason(exc))
+                self._failure = TargetUnavailable(
+                    self.name, self.where, f"{_reason(exc)} (connect timeout {self.timeout:g} s; "
+                    "every item of this target is reported with this one reason)")
                 raise self._failure from None
         return self._client
 
