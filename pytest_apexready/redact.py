@@ -11,7 +11,7 @@ MASK = "***"
 
 # credentials in URLs (scheme://user:password@host) and common key=value forms
 _URL_CREDS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@")
-_KV_CREDS = re.compile(r"(?i)\b(?P<k>password|passwd|pwd|secret|token|api[_-]?key|secret_access_key)(?P<sep>\s*[=:]\s*)(?P<q>['\"]?)(?P<v>[^\s'\",;]+)")
+_KV_CREDS = re.compile(r"(?i)\b(?P<k>password|passwd|pwd|secret|token|api[_-]?key|secret_access_key)(?P<sep>\s*[=:]\s*)(?P<q>['\"]?)(?!(?:observed|expected)\b)(?P<v>[^\s'\",;]+)")
 
 
 class Secret:

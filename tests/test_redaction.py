@@ -67,3 +67,11 @@ def test_secret_repr_is_masked():
     r = Redactor([SECRET])
     assert r.text(f"password={SECRET}") == "password=***"
     assert r.text("token: abc.def.ghi") == "token: ***"
+
+
+def test_check_labels_ending_in_secret_keep_their_message():
+    from pytest_apexready.redact import Redactor
+
+    r = Redactor()
+    text = "NextAuth secret: observed ['literal value']; expected from a Secret"
+    assert r.text(text) == text

@@ -47,6 +47,7 @@ class Kubernetes(Target):
         self.timeout = float(settings.get("request_timeout", settings.get("connect_timeout", 5)))
         self.namespace = settings.get("namespace", "default")
         self._lists: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+        self._by_name: dict[tuple[str, str | None], dict[str, dict[str, Any]]] = {}
         self._lock = threading.Lock()
         #: API requests sent, by path (for the scale benchmark and tests)
         self.requests: list[str] = []
@@ -60,9 +61,14 @@ class Kubernetes(Target):
     def _connect(self) -> Any:
         from kubernetes import config
 
+        from kubernetes import client
+
         kubeconfig = os.path.expanduser(self.settings.get("kubeconfig", "~/.kube/config"))
-        client = config.new_client_from_config(config_file=kubeconfig, context=self.settings.get("context"))
-        return client
+        cfg = client.Configuration()
+        config.load_kube_config(config_file=kubeconfig, context=self.settings.get("context"),
+                                client_configuration=cfg)
+        cfg.retries = 0  # urllib3 would retry 3 times: a silent server must cost one timeout, not four
+        return client.ApiClient(cfg)
 
     def get(self, path: str, query: list[tuple[str, Any]] | None = None) -> dict[str, Any]:
         """GET an API path and return the decoded JSON (read-only by construction: only GET is sent)."""
@@ -110,15 +116,21 @@ class Kubernetes(Target):
                     if token:
                         query.append(("continue", token))
                     page = self.get(path, query)
-                    items.extend(page.get("items", []))
+                    for item in page.get("items", []):
+                        item.setdefault("kind", kind)  # list responses leave it out of each item
+                        items.append(item)
                     token = page.get("metadata", {}).get("continue")
                     if not token:
                         break
                 self._lists[key] = items
+                self._by_name[key] = {o["metadata"]["name"]: o for o in items}
             return self._lists[key]
 
     def named(self, kind: str, name: str, namespace: str | None = "") -> dict[str, Any] | None:
-        return next((o for o in self.list(kind, namespace) if o["metadata"]["name"] == name), None)
+        self.list(kind, namespace)
+        group, resource, namespaced = KINDS[kind]
+        ns = (namespace if namespace != "" else self.namespace) if namespaced else None
+        return self._by_name[(kind, ns)].get(name)
 
     def close(self) -> None:
         client, self._client = self._client, None

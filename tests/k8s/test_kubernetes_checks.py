@@ -1,0 +1,329 @@
+"""The Kubernetes checks (tests_app/test_kubernetes.py), both directions, against the real
+control plane of the shared sandbox (kube-apiserver + etcd + controller-manager + scheduler + kwok).
+
+- compliant: namespace ``apexmediation`` of the sandbox passes every Kubernetes item;
+- non-compliant: ``variants/noncompliant.yaml`` applied into a throw-away namespace
+  ``apex-neg-<random>`` (admin identity) fails every item, with observed, expected and
+  where-read in the reason; the namespace is deleted afterwards;
+- read-only: the apiserver's audit log (Metadata level, every request) shows only
+  get/list/watch by the checker identity ``apex-checker`` during a full ``-m "app or k8s"`` run,
+  and that identity is refused any write;
+- unreachable: a closed port and a silent port error every item with one reason, after one timeout.
+
+Nothing in namespace ``apexmediation`` is changed; the sandbox is neither started nor stopped here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+
+import pytest
+
+from checkrun import ROOT, run_checks
+from netutil import SilentServer, free_port
+
+controlplane = pytest.importorskip("sandbox.kube.controlplane")
+
+DATA = Path(controlplane.DEFAULT_DATA_DIR).resolve()
+ADMIN = DATA / "admin.kubeconfig"
+CHECKER = DATA / "checker.kubeconfig"
+AUDIT = DATA / "audit.log"
+LOCAL = ROOT / "environments" / "local.toml"
+VARIANTS = Path(__file__).resolve().parent / "variants"
+CHECKER_USER = "apex-checker"
+READ_VERBS = {"get", "list", "watch"}
+#: the User-Agent of the official client the checks use (other tools acting as apex-checker differ)
+CHECKS_AGENT = "OpenAPI-Generator/"
+
+K8S_ITEMS = ["1.1.1", "1.3.5", "3.1.1", "3.1.2", "3.1.3", "3.1.4", "3.1.5", "3.1.6", "3.1.7", "3.1.8",
+             "3.1.9", "3.2.1", "3.2.3", "3.2.4", "3.2.5", "3.3.1", "3.3.2", "3.3.3", "3.3.4", "4.1.4",
+             "5.1.1", "5.1.3", "5.1.4", "10.4.3"]
+
+
+# --------------------------------------------------------------------------- helpers
+
+def profile(namespace: str = "apexmediation", kubeconfig: Path = CHECKER, timeout: float = 5,
+            expectations: str = "") -> str:
+    return (f'description = "kubernetes self-test"\n'
+            f'[targets.kubernetes]\nkubeconfig = "{kubeconfig}"\nnamespace = "{namespace}"\n'
+            f'request_timeout = {timeout}\n[expectations]\n{expectations}')
+
+
+def k8s_items(run) -> dict[str, dict]:
+    return {i: run.items[i] for i in K8S_ITEMS}
+
+
+def describe(run, ids=K8S_ITEMS) -> str:
+    return "\n".join(f"{i}: {run.outcome(i)}: {run.reason(i)}" for i in ids) + "\n" + run.output[-3000:]
+
+
+def reasons_of(item: dict) -> str:
+    return "\n".join(t["reason"] for t in item["tests"])
+
+
+class AuditTail:
+    """The audit.log lines written after construction (follows a size-based rotation: the
+    apiserver renames audit.log to audit-<time>.log, keeping the inode)."""
+
+    def __init__(self, path: Path = AUDIT):
+        st = os.stat(path)
+        self.path, self.ino, self.offset = path, st.st_ino, st.st_size
+
+    def events(self) -> list[dict]:
+        if os.stat(self.path).st_ino == self.ino:
+            chunks = [(self.path, self.offset)]
+        else:
+            rotated = [p for p in self.path.parent.glob(f"{self.path.stem}-*{self.path.suffix}")
+                       if p.stat().st_ino == self.ino]
+            chunks = [(p, self.offset) for p in rotated] + [(self.path, 0)]
+        events = []
+        for p, offset in chunks:
+            with open(p, "rb") as fh:
+                fh.seek(offset)
+                data = fh.read()
+            for line in data[:data.rfind(b"\n") + 1].splitlines():  # never a half-written last line
+                events.append(json.loads(line))
+        return events
+
+
+def kubeconfig_to(tmp: Path, port: int) -> Path:
+    """A copy of the checker kubeconfig (JSON) whose server is https://127.0.0.1:<port>."""
+    cfg = json.loads(CHECKER.read_text())
+    cfg["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{port}"
+    path = tmp / f"checker-{port}.kubeconfig"
+    path.write_text(json.dumps(cfg))
+    path.chmod(0o600)
+    return path
+
+
+# --------------------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="module")
+def sandbox_k8s():
+    status = controlplane.status(DATA)
+    if not status["healthy"]:
+        pytest.fail("the sandbox control plane is not healthy: start it with `python -m sandbox up`\n"
+                    + json.dumps(status["components"], indent=1))
+    return status
+
+
+@pytest.fixture(scope="module")
+def admin(sandbox_k8s):
+    return controlplane.Api(ADMIN)
+
+
+@pytest.fixture(scope="module")
+def checker(sandbox_k8s):
+    return controlplane.Api(CHECKER)
+
+
+@pytest.fixture(scope="module")
+def compliant(sandbox_k8s, tmp_path_factory):
+    return run_checks(tmp_path_factory.mktemp("k8s-ok"), "k8s", LOCAL, suites=("tests_app",))
+
+
+@pytest.fixture(scope="module")
+def negative_ns(admin, tmp_path_factory):
+    """variants/noncompliant.yaml in its own namespace, rolled out; deleted afterwards."""
+    ns = f"apex-neg-{secrets.token_hex(4)}"
+    manifest = tmp_path_factory.mktemp("k8s-neg") / "noncompliant.yaml"
+    manifest.write_text((VARIANTS / "noncompliant.yaml").read_text().replace("__NAMESPACE__", ns))
+    try:
+        # admin server-side apply, then wait until both Deployments are Available (kwok makes pods Ready)
+        controlplane.apply_manifests(DATA, manifest, timeout=60, wait=True)
+        # the checker may read secrets there, as the sandbox grants it in `apexmediation`
+        for obj in controlplane._rbac_objects(ns):
+            if obj["kind"] in ("Role", "RoleBinding"):
+                admin.apply(obj)
+        yield ns
+    finally:
+        admin.request("DELETE", f"/api/v1/namespaces/{ns}")
+
+
+@pytest.fixture(scope="module")
+def negative(negative_ns, tmp_path_factory):
+    return run_checks(tmp_path_factory.mktemp("k8s-neg-run"), "k8s",
+                      profile(negative_ns, expectations='kubernetes_min_version = "1.99"\n'),
+                      suites=("tests_app",))
+
+
+@pytest.fixture(scope="module")
+def audited(sandbox_k8s, tmp_path_factory):
+    """A full `-m "app or k8s"` run on the local profile, with the audit events written meanwhile
+    and the GETs the checks' client reports it sent ($APEX_TRACE_QUERIES)."""
+    tmp = tmp_path_factory.mktemp("k8s-audit")
+    trace = tmp / "trace.jsonl"
+    tail = AuditTail()
+    run = run_checks(tmp, "app or k8s", LOCAL, env={"APEX_TRACE_QUERIES": str(trace)})
+    time.sleep(0.5)  # the log backend writes synchronously; this only absorbs a slow flush
+    sent = [json.loads(line) for line in trace.read_text().splitlines()] if trace.exists() else []
+    return run, tail.events(), [s["payload"][0] for s in sent if s["target"] == "kubernetes"]
+
+
+# --------------------------------------------------------------------------- (a) compliant
+
+def test_sandbox_passes_every_kubernetes_item(compliant):
+    assert {i: compliant.outcome(i) for i in K8S_ITEMS} == dict.fromkeys(K8S_ITEMS, "passed"), describe(compliant)
+    # the parametrized items ran once per workload / CronJob of the profile's defaults
+    assert [t["nodeid"].split("[")[1].rstrip("]") for t in compliant.items["3.3.4"]["tests"]] == \
+        sorted(["sales-automation", "growth-engine", "self-evolving-system"])
+    assert compliant.items["1.1.1"]["evidence"][0]["value"].startswith("v1.36")
+
+
+# --------------------------------------------------------------------------- (b) non-compliant
+
+#: item -> strings its failure reasons must contain (the observed values of the variant)
+NEGATIVE = {
+    "1.1.1": ["observed v1.36", "expected >= 1.99"],
+    "1.3.5": ["'missing': ['postgres-backup', 'clickhouse-backup']"],
+    "3.1.1": ["'backend': 'registry.local/apexmediation-backend:latest'", "never latest"],
+    "3.1.2": ["'5 variables'", "'OPENAI_API_KEY missing'", "'STRIPE_SECRET_KEY missing'"],
+    "3.1.3": ["'backend: requests.cpu'", "'backend: limits.memory'"],
+    "3.1.4": ["readinessProbe of backend: observed none on ['backend']"],
+    "3.1.5": ["readinessProbe of backend: observed none on ['backend']"],
+    "3.1.6": ["livenessProbe of backend: observed none on ['backend']"],
+    "3.1.7": ["observed 2 desired, 2 ready", "expected at least 3 desired and ready"],
+    "3.1.8": ["observed 1 to 20 replicas", "expected 3 to 10 replicas"],
+    "3.1.9": ["observed minAvailable 1", "expected minAvailable 2"],
+    "3.2.1": ["'console': 'registry.local/apexmediation-console'"],
+    "3.2.3": ["'console': 'http://localhost:3000'"],
+    "3.2.4": ["NEXTAUTH_SECRET is a literal value, not from a Secret"],
+    "3.2.5": ["observed 1 desired, 1 ready", "expected at least 2 desired and ready"],
+    "3.3.1": ["'missing': ['self-evolving-system']"],
+    "3.3.2": ["schedule of sales-automation: observed 0 7 30 2 *; expected 0 19 * * *",
+              "schedule of growth-engine: observed 15 4 30 2 *; expected 0 19 * * *",
+              "CronJob self-evolving-system: observed absent"],
+    "3.3.3": ["{'successfulJobsHistoryLimit': 10, 'failedJobsHistoryLimit': 5}",
+              "CronJob self-evolving-system: observed absent"],
+    "3.3.4": ["timeout of sales-automation: observed None", "timeout of growth-engine: observed None",
+              "CronJob self-evolving-system: observed absent"],
+    "4.1.4": ["{'ENABLE_AI_AUTOMATION': 'true'}", "every ENABLE_* flag set to false"],
+    "5.1.1": ["'app-config/DATABASE_PASSWORD'", "'app-config/ANALYTICS_DB'"],
+    "5.1.3": ["automation is bound to ClusterRole edit (automation-edit)",
+              "Deployment backend runs as the default ServiceAccount",
+              "Deployment console mounts a ServiceAccount token"],
+    "5.1.4": ["'default_deny_ingress': []", "'Deployment backend'", "'CronJob sales-automation'"],
+    "10.4.3": ["successful runs of sales-automation: observed no successful Job",
+               "successful runs of growth-engine: observed no successful Job",
+               "CronJob self-evolving-system: observed absent"],
+}
+
+
+def test_noncompliant_variant_fails_every_item(negative, negative_ns):
+    assert sorted(NEGATIVE) == sorted(K8S_ITEMS)
+    assert {i: negative.outcome(i) for i in K8S_ITEMS} == dict.fromkeys(K8S_ITEMS, "failed"), describe(negative)
+    problems = []
+    for item_id, wanted in NEGATIVE.items():
+        item = negative.items[item_id]
+        for t in item["tests"]:  # every parametrization failed, none errored
+            if t["outcome"] != "failed" or not all(w in t["reason"] for w in ("observed ", "; expected ", "; read from ")):
+                problems.append(f"{item_id} {t['nodeid']}: {t['outcome']}: {t['reason']}")
+            elif f"namespace {negative_ns}" not in t["reason"]:
+                problems.append(f"{item_id} {t['nodeid']}: not read from {negative_ns}: {t['reason']}")
+        reasons = reasons_of(item)
+        problems += [f"{item_id}: {w!r} not in {reasons!r}" for w in wanted if w not in reasons]
+    assert not problems, "\n".join(problems)
+    # values of secrets and ConfigMap entries are never shown, only their names
+    everything = json.dumps(negative.record)
+    assert "hunter2" not in everything and "changeme" not in everything
+
+
+# --------------------------------------------------------------------------- (c) read-only
+
+def test_checker_only_reads_during_a_full_app_run(audited):
+    run, events, sent = audited
+    assert {i: run.outcome(i) for i in K8S_ITEMS} == dict.fromkeys(K8S_ITEMS, "passed"), describe(run)
+    mine = [e for e in events if e["user"]["username"] == CHECKER_USER]
+    # the checks' client, reading the sandbox's namespace or cluster-scoped objects (other sessions may
+    # run checks meanwhile as apex-checker against namespaces of their own)
+    ours = [e for e in mine if e.get("userAgent", "").startswith(CHECKS_AGENT)
+            and (e.get("objectRef") or {}).get("namespace") in (None, "apexmediation")]
+    # everything the checks' client did as apex-checker was a read, and there is plenty of it
+    writes = [(e["verb"], e["requestURI"], e["responseStatus"]["code"]) for e in ours if e["verb"] not in READ_VERBS]
+    assert not writes, writes
+    assert len(ours) >= 10, f"only {len(ours)} audit events of {CHECKER_USER}"
+    # ... and nothing anyone did as apex-checker meanwhile (other sessions share the sandbox) changed anything
+    allowed_writes = [(e["verb"], e["requestURI"], e.get("userAgent")) for e in mine
+                      if e["verb"] not in READ_VERBS and e["responseStatus"]["code"] < 400
+                      and (e.get("objectRef") or {}).get("resource") not in
+                      ("selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews")]
+    assert not allowed_writes, allowed_writes
+    # every GET the client reports is in the audit log, as a get/list by apex-checker
+    assert len(sent) >= 10
+    audited_paths = {e["requestURI"].split("?")[0] for e in ours}
+    assert set(sent) <= audited_paths, set(sent) - audited_paths
+    assert all(e["stage"] in ("ResponseComplete", "ResponseStarted") for e in ours)
+    assert all(e["responseStatus"]["code"] == 200 for e in ours), \
+        [(e["requestURI"], e["responseStatus"]["code"]) for e in ours if e["responseStatus"]["code"] != 200]
+
+
+def test_checker_identity_cannot_write(checker, admin):
+    """The identity the checks use is view-only: writes are refused (403) before anything is looked up."""
+    probe = f"apexready-probe-{secrets.token_hex(3)}"
+    attempts = {
+        "create namespace": ("POST", "/api/v1/namespaces",
+                             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": probe}}),
+        "create configmap": ("POST", "/api/v1/namespaces/apexmediation/configmaps",
+                             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": probe}}),
+        # DELETE/PATCH of objects that do not exist: 404 if allowed, 403 if not: changes nothing either way
+        "delete deployment": ("DELETE", f"/apis/apps/v1/namespaces/apexmediation/deployments/{probe}", None),
+        "scale deployment": ("PATCH", f"/apis/apps/v1/namespaces/apexmediation/deployments/{probe}/scale",
+                             {"spec": {"replicas": 0}}),
+    }
+    got = {}
+    try:
+        for what, (method, path, body) in attempts.items():
+            ctype = "application/merge-patch+json" if method == "PATCH" else "application/json"
+            got[what] = checker.request(method, path, body, content_type=ctype)[0]
+    finally:  # should a create ever succeed, undo it
+        if got.get("create namespace") in (200, 201):
+            admin.request("DELETE", f"/api/v1/namespaces/{probe}")
+        if got.get("create configmap") in (200, 201):
+            admin.request("DELETE", f"/api/v1/namespaces/apexmediation/configmaps/{probe}")
+    assert got == dict.fromkeys(attempts, 403), got
+    # and the authorizer says the same (SelfSubjectAccessReview: what may I do?)
+    denied = {}
+    for verb, group, resource in (("create", "apps", "deployments"), ("delete", "apps", "deployments"),
+                                  ("patch", "apps", "deployments"), ("update", "", "secrets"),
+                                  ("delete", "", "namespaces"), ("create", "batch", "jobs")):
+        _, review = checker.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
+            "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": {"namespace": "apexmediation", "verb": verb, "group": group,
+                                            "resource": resource}}})
+        denied[f"{verb} {resource}"] = review["status"]["allowed"]
+    assert not any(denied.values()), denied
+
+
+# --------------------------------------------------------------------------- (d) unreachable
+
+def _single_reason(run) -> str:
+    assert {i: run.outcome(i) for i in K8S_ITEMS} == dict.fromkeys(K8S_ITEMS, "error"), describe(run)
+    reasons = {run.reason(i) for i in K8S_ITEMS}
+    assert len(reasons) == 1, reasons
+    return reasons.pop()
+
+
+def test_closed_port_errors_every_item_with_one_reason(sandbox_k8s, tmp_path):
+    port = free_port()  # nothing listens there: connection refused
+    t0 = time.monotonic()
+    run = run_checks(tmp_path, "k8s", profile(kubeconfig=kubeconfig_to(tmp_path, port), timeout=1),
+                     suites=("tests_app",))
+    reason = _single_reason(run)
+    assert f"127.0.0.1:{port}" in reason and "could not check" in reason, reason
+    assert time.monotonic() - t0 < 30
+
+
+def test_silent_port_errors_after_one_timeout(sandbox_k8s, tmp_path):
+    with SilentServer() as server:
+        t0 = time.monotonic()
+        run = run_checks(tmp_path, "k8s", profile(kubeconfig=kubeconfig_to(tmp_path, server.port), timeout=1),
+                         suites=("tests_app",))
+        elapsed = time.monotonic() - t0
+    reason = _single_reason(run)
+    assert f"127.0.0.1:{server.port}" in reason and "could not check" in reason, reason
+    assert 1 <= server.accepted <= 3, f"{server.accepted} connections for one unreachable target: {reason}"
+    assert elapsed < 20, f"{elapsed:.1f}s: more than one timeout was waited for"
