@@ -26,7 +26,6 @@ import argparse
 import collections
 import json
 import math
-import os
 import secrets
 import sys
 import tempfile
@@ -40,6 +39,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from checkrun import run_checks  # noqa: E402
 from sandbox.kube import controlplane  # noqa: E402
+from sandbox.kube.audit import AuditTail  # noqa: E402
 
 DATA = Path(controlplane.DEFAULT_DATA_DIR).resolve()
 ADMIN = DATA / "admin.kubeconfig"
@@ -50,29 +50,6 @@ CHECKER_USER = "apex-checker"
 CHECKS_AGENT = "OpenAPI-Generator/"
 SHA = "13364fbb855123578dea53d668f720eab4e48e0c"
 PAGE = 500
-
-
-class AuditTail:
-    """audit.log lines written after construction; follows a rotation (rename keeps the inode)."""
-
-    def __init__(self, path: Path = AUDIT):
-        st = os.stat(path)
-        self.path, self.ino, self.offset = path, st.st_ino, st.st_size
-
-    def events(self) -> list[dict]:
-        if os.stat(self.path).st_ino == self.ino:
-            chunks = [(self.path, self.offset)]
-        else:
-            rotated = [p for p in self.path.parent.glob(f"{self.path.stem}-*{self.path.suffix}")
-                       if p.stat().st_ino == self.ino]
-            chunks = [(p, self.offset) for p in rotated] + [(self.path, 0)]
-        out = []
-        for p, offset in chunks:
-            with open(p, "rb") as fh:
-                fh.seek(offset)
-                data = fh.read()
-            out += [json.loads(line) for line in data[:data.rfind(b"\n") + 1].splitlines()]
-        return out
 
 
 def app_objects(ns: str) -> list[dict]:

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-webdriver = pytest.importorskip("selenium.webdriver")
+from selenium import webdriver  # noqa: E402 - the dev extra installs it
 
 CHECKS = """
 from pytest_apexready import check, fail_check

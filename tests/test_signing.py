@@ -336,7 +336,6 @@ def _statement_sections(record: dict) -> dict[int, dict]:
 
 
 def test_xdist_run_signs_and_verifies_like_a_serial_one(pytester, tmp_path, capsys):
-    pytest.importorskip("xdist")
     make_project(pytester)
     trust = keys(tmp_path, capsys, {"ci": [DBA, PEL]})
     records = {}

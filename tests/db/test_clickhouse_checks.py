@@ -25,8 +25,6 @@ import pytest
 from checkrun import ROOT, run_checks
 from netutil import free_port
 
-pytest.importorskip("chdb")
-pytest.importorskip("clickhouse_connect")
 
 from sandbox.clickhouse_http import start_server, stop_server, wait_ready  # noqa: E402
 
@@ -124,7 +122,7 @@ OLD_USERS = """<?xml version="1.0"?>
 def old_server(tmp_path_factory):
     binary = shutil.which("clickhouse-server")
     if binary is None:
-        pytest.skip("clickhouse-server (Debian 18.16) is not installed: apt-get install clickhouse-server")
+        pytest.fail("clickhouse-server (Debian 18.16) is not installed: run bash scripts/bootstrap.sh (apt-get install clickhouse-server)")
     base = tmp_path_factory.mktemp("ch_old")
     http, tcp = free_port(), free_port()
     (base / "config.xml").write_text(OLD_CONFIG.format(d=base, http=http, tcp=tcp))

@@ -23,11 +23,8 @@ from checkrun import ROOT, run_checks
 from netutil import SilentServer, free_port
 from pytest_apexready.profile import EXPECTATIONS
 
-redis_py = pytest.importorskip("redis")
-sandbox_redis = pytest.importorskip("sandbox.redis")
-
-if not Path(sandbox_redis.REDIS_SERVER).exists():  # pragma: no cover
-    pytest.skip(f"{sandbox_redis.REDIS_SERVER} is not installed", allow_module_level=True)
+import redis as redis_py  # noqa: E402
+from sandbox import redis as sandbox_redis  # noqa: E402
 
 ITEMS = ("1.1.4", "2.3.1", "2.3.2", "2.3.3", "2.3.4", "2.3.5", "6.2.1", "8.1.3")
 MASTER = "apexmediation"

@@ -16,7 +16,6 @@ Nothing in namespace ``apexmediation`` is changed; the sandbox is neither starte
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 from pathlib import Path
@@ -26,7 +25,8 @@ import pytest
 from checkrun import ROOT, run_checks
 from netutil import SilentServer, free_port
 
-controlplane = pytest.importorskip("sandbox.kube.controlplane")
+from sandbox.kube import controlplane  # noqa: E402
+from sandbox.kube.audit import AuditTail  # noqa: E402
 
 DATA = Path(controlplane.DEFAULT_DATA_DIR).resolve()
 ADMIN = DATA / "admin.kubeconfig"
@@ -63,31 +63,6 @@ def describe(run, ids=K8S_ITEMS) -> str:
 
 def reasons_of(item: dict) -> str:
     return "\n".join(t["reason"] for t in item["tests"])
-
-
-class AuditTail:
-    """The audit.log lines written after construction (follows a size-based rotation: the
-    apiserver renames audit.log to audit-<time>.log, keeping the inode)."""
-
-    def __init__(self, path: Path = AUDIT):
-        st = os.stat(path)
-        self.path, self.ino, self.offset = path, st.st_ino, st.st_size
-
-    def events(self) -> list[dict]:
-        if os.stat(self.path).st_ino == self.ino:
-            chunks = [(self.path, self.offset)]
-        else:
-            rotated = [p for p in self.path.parent.glob(f"{self.path.stem}-*{self.path.suffix}")
-                       if p.stat().st_ino == self.ino]
-            chunks = [(p, self.offset) for p in rotated] + [(self.path, 0)]
-        events = []
-        for p, offset in chunks:
-            with open(p, "rb") as fh:
-                fh.seek(offset)
-                data = fh.read()
-            for line in data[:data.rfind(b"\n") + 1].splitlines():  # never a half-written last line
-                events.append(json.loads(line))
-        return events
 
 
 def kubeconfig_to(tmp: Path, port: int) -> Path:
