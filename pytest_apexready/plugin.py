@@ -131,6 +131,7 @@ class ApexSession:
         self.started = dt.datetime.now(dt.timezone.utc)
         self.is_worker = hasattr(config, "workerinput")
         self.report_paths: list[Path] = []
+        self.record: dict[str, Any] | None = None
 
     # -- configuration -------------------------------------------------------------------
     @property
@@ -305,7 +306,7 @@ class ApexSession:
             pass
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        record = getattr(self, "record", None)
+        record = self.record
         if record is None:
             return
         from .report import terminal_summary
@@ -338,7 +339,7 @@ def _classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[s
             return _skip_outcome(exc, report)
         if isinstance(exc, oc.TargetUnavailable):
             return oc.ERROR, str(exc)
-        if type(exc).__name__ == "AwaitingAttestation":
+        if isinstance(exc, AwaitingAttestation):
             return oc.AWAITING, str(exc)
         return oc.FAILED, _reason(exc, report)
     if report.failed:
