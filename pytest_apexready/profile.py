@@ -74,6 +74,7 @@ EXPECTATIONS: dict[str, tuple[Any, Any, str]] = {
     "clickhouse_max_retention_months": (int, 13, "longest TTL allowed on raw event tables (legal retention)"),
     "clickhouse_ram_gib": (_num, None, "RAM of a ClickHouse server; max_memory_usage must not exceed it"),
     "console_api_url": (str, None, "the URL the console must use for NEXT_PUBLIC_API_URL"),
+    "console_cdn_url": (str, None, "the CDN origin the console serves its static assets from (ASSET_PREFIX)"),
     "cronjob_schedules": (dict, {"sales-automation": "0 19 * * *", "growth-engine": "0 19 * * *"},
                           "CronJob name -> the schedule it must have"),
     "backup_cronjobs": (list, ["postgres-backup", "clickhouse-backup"], "CronJobs that back up the databases"),

@@ -303,6 +303,27 @@ def _env(container: dict[str, Any], name: str) -> dict[str, Any] | None:
     return next((e for e in container.get("env", []) if e["name"] == name), None)
 
 
+@check("3.2.2")
+def test_console_production_build(kubernetes, evidence):
+    name = _console(kubernetes)
+    where = _where(kubernetes, f"GET deployment {name} (command, args, env NODE_ENV)")
+    observed, problems = {}, []
+    for c in _containers(_deployment(kubernetes, name)):
+        node_env = (_env(c, "NODE_ENV") or {}).get("value")
+        command = [str(x) for x in c.get("command", []) + c.get("args", [])]
+        observed[c["name"]] = {"NODE_ENV": node_env, "command": command}
+        if node_env != "production":
+            problems.append(f"{c['name']}: NODE_ENV={node_env}")
+        if "dev" in command:
+            problems.append(f"{c['name']}: runs the development server ({' '.join(command)})")
+    evidence.record("containers", observed, source=where)
+    evidence.record("http_half", "that the served bundles are minified and content-hashed is read over HTTP; "
+                    "here: the console runs the production build", source="apexready")
+    if problems:
+        fail_check("console build", observed=problems, expected="NODE_ENV=production and the built server "
+                   "(not `next dev`)", where=where)
+
+
 @check("3.2.3")
 def test_console_api_url(kubernetes, expect, evidence):
     name = _console(kubernetes)
@@ -311,10 +332,10 @@ def test_console_api_url(kubernetes, expect, evidence):
     evidence.record("NEXT_PUBLIC_API_URL", values, source=where)
     wanted = expect["console_api_url"]
     bad = {c: v for c, v in values.items()
-           if not v or (v != wanted if wanted else not re.match(r"^https?://(?!localhost|127\.)[^/\s]+", v))}
+           if not v or (v != wanted if wanted else not re.match(r"^https://(?!localhost|127\.)[^/\s]+", v))}
     if bad:
         fail_check("NEXT_PUBLIC_API_URL", observed=bad,
-                   expected=wanted or "an absolute URL of the API (not localhost), set on every container", where=where)
+                   expected=wanted or "the API's public https URL (not localhost), set on every container", where=where)
 
 
 @check("3.2.4")
@@ -340,6 +361,23 @@ def test_console_nextauth_secret(kubernetes, evidence):
     if problems:
         fail_check("NextAuth secret", observed=problems,
                    expected="NEXTAUTH_SECRET from a Secret, at least 32 characters", where=where)
+
+
+@check("3.2.6")
+def test_console_assets_from_cdn(kubernetes, expect, evidence):
+    name = _console(kubernetes)
+    where = _where(kubernetes, f"GET deployment {name} (env ASSET_PREFIX)")
+    prefixes = {c["name"]: (_env(c, "ASSET_PREFIX") or _env(c, "NEXT_PUBLIC_ASSET_PREFIX") or {}).get("value")
+                for c in _containers(_deployment(kubernetes, name))}
+    evidence.record("ASSET_PREFIX", prefixes, source=where)
+    evidence.record("cdn_half", "that the CDN serves them with long cache lifetimes is read over HTTP (6.2.2); "
+                    "here: the console points its static assets at the CDN", source="apexready")
+    wanted = expect["console_cdn_url"]
+    bad = {c: v for c, v in prefixes.items()
+           if not v or (v != wanted if wanted else not re.match(r"^https://(?!localhost|127\.)[^/\s]+", v))}
+    if bad:
+        fail_check("console static assets", observed=bad,
+                   expected=wanted or "ASSET_PREFIX set to the CDN's https origin", where=where)
 
 
 @check("3.2.5")

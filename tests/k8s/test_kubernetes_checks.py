@@ -40,7 +40,8 @@ READ_VERBS = {"get", "list", "watch"}
 CHECKS_AGENT = "OpenAPI-Generator/"
 
 K8S_ITEMS = ["1.1.1", "1.3.5", "3.1.1", "3.1.2", "3.1.3", "3.1.4", "3.1.5", "3.1.6", "3.1.7", "3.1.8",
-             "3.1.9", "3.2.1", "3.2.3", "3.2.4", "3.2.5", "3.3.1", "3.3.2", "3.3.3", "3.3.4", "4.1.4",
+             "3.1.9", "3.2.1", "3.2.2", "3.2.3", "3.2.4", "3.2.5", "3.2.6", "3.3.1", "3.3.2", "3.3.3",
+             "3.3.4", "4.1.4",
              "5.1.1", "5.1.3", "5.1.4", "10.4.3"]
 
 
@@ -165,9 +166,11 @@ NEGATIVE = {
     "3.1.8": ["observed 1 to 20 replicas", "expected 3 to 10 replicas"],
     "3.1.9": ["observed minAvailable 1", "expected minAvailable 2"],
     "3.2.1": ["'console': 'registry.local/apexmediation-console'"],
+    "3.2.2": ["console: NODE_ENV=development", "console: runs the development server (npx next dev)"],
     "3.2.3": ["'console': 'http://localhost:3000'"],
     "3.2.4": ["NEXTAUTH_SECRET is a literal value, not from a Secret"],
     "3.2.5": ["observed 1 desired, 1 ready", "expected at least 2 desired and ready"],
+    "3.2.6": ["console static assets: observed {'console': None}", "ASSET_PREFIX set to the CDN's https origin"],
     "3.3.1": ["'missing': ['self-evolving-system']"],
     "3.3.2": ["schedule of sales-automation: observed 0 7 30 2 *; expected 0 19 * * *",
               "schedule of growth-engine: observed 15 4 30 2 *; expected 0 19 * * *",
