@@ -4,7 +4,7 @@
 
 A throw-away namespace ``apex-scale-<random>`` gets the ApexMediation manifests of the sandbox
 (backend, console, CronJobs with one Job each, ...) plus N-2 filler Deployments ``svc-NNNN``;
-the checks (``pytest -m k8s tests_app``) then run against it with a profile whose
+the checks (``pytest -m k8s``) then run against it with a profile whose
 ``backend`` list names EVERY Deployment, so the checklist grows by 9 tests (3.1.1-3.1.9)
 per Deployment. The point: the API requests the checks send must not grow with those tests;
 only the Deployment list grows, by one page per 500 objects (limit=500 + continue).
@@ -121,7 +121,7 @@ def measure(ns: str, n: int, tmp: Path, tb: str) -> dict:
     tail = AuditTail()
     t0 = time.perf_counter()
     run = run_checks(tmp / f"run-{n}", "k8s", profile(ns, backends), f"--tb={tb}",
-                     env={"APEX_TRACE_QUERIES": str(trace)}, suites=("tests_app",))
+                     env={"APEX_TRACE_QUERIES": str(trace)})
     wall = time.perf_counter() - t0
     time.sleep(0.5)
     events = [e for e in tail.events() if e["user"]["username"] == CHECKER_USER

@@ -1,5 +1,5 @@
-"""The Kubernetes checks (tests_app/test_kubernetes.py), both directions, against the real
-control plane of the shared sandbox (kube-apiserver + etcd + controller-manager + scheduler + kwok).
+"""The Kubernetes checks (in tests_infra, tests_app, tests_security, tests_golive), both directions,
+against the real control plane of the shared sandbox (kube-apiserver + etcd + controller-manager + scheduler + kwok).
 
 - compliant: namespace ``apexmediation`` of the sandbox passes every Kubernetes item;
 - non-compliant: ``variants/noncompliant.yaml`` applied into a throw-away namespace
@@ -99,7 +99,7 @@ def checker(sandbox_k8s):
 
 @pytest.fixture(scope="module")
 def compliant(sandbox_k8s, tmp_path_factory):
-    return run_checks(tmp_path_factory.mktemp("k8s-ok"), "k8s", LOCAL, suites=("tests_app",))
+    return run_checks(tmp_path_factory.mktemp("k8s-ok"), "k8s", LOCAL)
 
 
 @pytest.fixture(scope="module")
@@ -123,8 +123,7 @@ def negative_ns(admin, tmp_path_factory):
 @pytest.fixture(scope="module")
 def negative(negative_ns, tmp_path_factory):
     return run_checks(tmp_path_factory.mktemp("k8s-neg-run"), "k8s",
-                      profile(negative_ns, expectations='kubernetes_min_version = "1.99"\n'),
-                      suites=("tests_app",))
+                      profile(negative_ns, expectations='kubernetes_min_version = "1.99"\n'))
 
 
 @pytest.fixture(scope="module")
@@ -289,7 +288,7 @@ def test_closed_port_errors_every_item_with_one_reason(sandbox_k8s, tmp_path):
     port = free_port()  # nothing listens there: connection refused
     t0 = time.monotonic()
     run = run_checks(tmp_path, "k8s", profile(kubeconfig=kubeconfig_to(tmp_path, port), timeout=1),
-                     suites=("tests_app",))
+                     )
     reason = _single_reason(run)
     assert f"127.0.0.1:{port}" in reason and "could not check" in reason, reason
     assert time.monotonic() - t0 < 30
@@ -299,7 +298,7 @@ def test_silent_port_errors_after_one_timeout(sandbox_k8s, tmp_path):
     with SilentServer() as server:
         t0 = time.monotonic()
         run = run_checks(tmp_path, "k8s", profile(kubeconfig=kubeconfig_to(tmp_path, server.port), timeout=1),
-                         suites=("tests_app",))
+                         )
         elapsed = time.monotonic() - t0
     reason = _single_reason(run)
     assert f"127.0.0.1:{server.port}" in reason and "could not check" in reason, reason
