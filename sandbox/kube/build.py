@@ -58,6 +58,8 @@ def go_env(cache: Path) -> dict:
     env.setdefault("GOFLAGS", "-mod=mod")
     if "-mod=" not in env["GOFLAGS"]:
         env["GOFLAGS"] += " -mod=mod"
+    if "-buildvcs" not in env["GOFLAGS"]:
+        env["GOFLAGS"] += " -buildvcs=false"  # the build dir sits inside the project's git work tree
     env.setdefault("GOMAXPROCS", "2")
     env.setdefault("GOTOOLCHAIN", "local")
     env.setdefault("CGO_ENABLED", "0")
