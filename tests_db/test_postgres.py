@@ -31,12 +31,15 @@ def test_postgres_version_and_standby(postgres, expect, evidence, apex_profile):
     evidence.record("standbys", standbys, source=where)
     evidence.record("aws_half", "Multi-AZ (RDS MultiAZ flag) is read by the AWS checks; here: the database side",
                     source="apexready")
+    problems = []
     if major < expect["postgres_min_version"]:
-        fail_check("PostgreSQL version", observed=major, expected=f">= {expect['postgres_min_version']}", where=where)
-    streaming = [s for s in standbys if s["state"] == "streaming"]
-    if not streaming:
-        fail_check("standby for failover", observed=standbys or "no standby connected",
-                   expected="at least one streaming standby", where=where)
+        problems.append(f"version {major}")
+    if not [s for s in standbys if s["state"] == "streaming"]:
+        problems.append(f"standbys {standbys}" if standbys else "no standby connected")
+    if problems:
+        fail_check("PostgreSQL version and standby", observed="; ".join(problems),
+                   expected=f"version >= {expect['postgres_min_version']} and at least one streaming standby",
+                   where=where)
 
 
 @check("2.1.1")

@@ -33,11 +33,12 @@ connect_timeout = 3
 """
 
 
-def profile(primary: int, replica: int, bouncer: int, bouncer_db: str = "apexmediation", cores: int = 2) -> str:
+def profile(primary: int, replica: int, bouncer: int, bouncer_db: str = "apexmediation", cores: int = 2,
+            min_version: int = 15) -> str:
     return ('description = "self-test"\nenv_file = ".sandbox/credentials.env"\n'
             + target("postgres", primary) + target("postgres_replica", replica)
             + target("pgbouncer", bouncer, bouncer_db)
-            + f"[expectations]\npostgres_ram_gib = 4\ncpu_cores = {cores}\n")
+            + f"[expectations]\npostgres_ram_gib = 4\ncpu_cores = {cores}\npostgres_min_version = {min_version}\n")
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,9 @@ def test_sandbox_passes_every_postgres_item(tmp_path, sandbox_up):
 
 def test_misconfigured_instance_fails_every_postgres_item(tmp_path, broken, sandbox_up):
     # the "replica" is the broken primary itself; PgBouncer is the sandbox's, asked for a database it does not serve
-    run = run_checks(tmp_path, "postgres", profile(broken, broken, 26432, bouncer_db="analytics", cores=8),
+    # PostgreSQL 15 is the only major Debian 12 ships: the version gate is shown failing by asking for 16
+    run = run_checks(tmp_path, "postgres", profile(broken, broken, 26432, bouncer_db="analytics", cores=8,
+                                                   min_version=16),
                      suites=("tests_db",))
     outcomes = {i: run.outcome(i) for i in POSTGRES_ITEMS}
     assert outcomes == {i: "failed" for i in POSTGRES_ITEMS}, {i: (o, run.reason(i)) for i, o in outcomes.items()}
@@ -91,7 +94,8 @@ def test_misconfigured_instance_fails_every_postgres_item(tmp_path, broken, sand
     assert "missing ['014']" in r("2.1.1") and "expected 001 through 014 all present" in r("2.1.1")
     assert "notes(customer_id)" in r("2.1.2")
     assert "rolcreatedb" in r("2.1.3")
-    assert "no standby connected" in r("1.1.2")
+    assert "observed version 15; no standby connected" in r("1.1.2")
+    assert "expected version >= 16 and at least one streaming standby" in r("1.1.2")
     assert "not in recovery" in r("2.1.4")
     assert "'analytics' served through PgBouncer" in r("2.1.5")
     assert "archive_mode=off" in r("2.1.6")
