@@ -47,8 +47,9 @@ def target(name: str, port: int, timeout: float = 3, extra: str = "") -> str:
             f'password = "${{{PW_ENV}}}"\nconnect_timeout = {timeout}\n{extra}\n')
 
 
-def profile(*tables: str, ram_gib: float = 1) -> str:
-    return 'description = "redis self-test"\n' + "".join(tables) + f"[expectations]\nredis_ram_gib = {ram_gib}\n"
+def profile(*tables: str, ram_gib: float = 1, min_version: int = 7) -> str:
+    return ('description = "redis self-test"\n' + "".join(tables)
+            + f"[expectations]\nredis_ram_gib = {ram_gib}\nredis_min_version = {min_version}\n")
 
 
 def assert_items(run, outcome: str) -> None:
@@ -254,7 +255,9 @@ def test_compliant_instance_passes_every_item_and_sends_no_write(compliant, pass
 # --------------------------------------------------------------------------- (b) non-compliant
 
 def test_noncompliant_instance_fails_every_item_with_observed_and_expected(noncompliant, env, tmp_path):
-    run = run_checks(tmp_path, "redis", profile(target("redis", noncompliant)), env=env, suites=("tests_db",))
+    # Redis 7 is what Debian 12 ships: the version gate is shown failing by asking for 8
+    run = run_checks(tmp_path, "redis", profile(target("redis", noncompliant), min_version=8), env=env,
+                     suites=("tests_db",))
     assert_items(run, "failed")
     where = f"redis 127.0.0.1:{noncompliant}"
     for item in ITEMS:
@@ -266,6 +269,7 @@ def test_noncompliant_instance_fails_every_item_with_observed_and_expected(nonco
     assert "RDB snapshots (save): observed ''" in r("2.3.1")
     assert "aof_enabled: observed 0; expected 1" in r("2.3.1")
     assert "AOF (appendonly): observed no" in r("1.1.4")
+    assert re.search(r"Redis version: observed 7\.\d+\.\d+ \(major 7\); expected 8\+", r("1.1.4")), r("1.1.4")
     assert "eviction policy: observed noeviction; expected allkeys-lru" in r("2.3.2")
     assert "maxmemory: observed 0 (unlimited" in r("2.3.3") and "858993459" in r("2.3.3")
     assert "maxclients: observed 1000; expected >= 10000" in r("2.3.4")
