@@ -74,7 +74,8 @@ def check(components: tuple[str, ...] | None = None) -> list[Missing]:
     for mod, req, comps in PYTHON_MODULES:
         if needed(comps) and not _python_module_present(mod):
             missing.append(Missing("python", req, f"`import {mod}` fails", comps))
-    if needed(("kubernetes",)) and not shutil.which("go") and not os.environ.get("KUBEBUILDER_ASSETS"):
+    have_go = shutil.which("go") or os.path.exists("/usr/local/go/bin/go")
+    if needed(("kubernetes",)) and not have_go and not os.environ.get("KUBEBUILDER_ASSETS"):
         from .kube import build
 
         try:

@@ -55,6 +55,9 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
 
 def go_env(cache: Path) -> dict:
     env = dict(os.environ)
+    # the Go toolchain of this machine kind lives in /usr/local/go/bin, which a bare PATH may lack
+    if shutil.which("go", path=env.get("PATH")) is None and Path("/usr/local/go/bin/go").exists():
+        env["PATH"] = "/usr/local/go/bin:" + env.get("PATH", "")
     env.setdefault("GOFLAGS", "-mod=mod")
     if "-mod=" not in env["GOFLAGS"]:
         env["GOFLAGS"] += " -mod=mod"
@@ -122,7 +125,8 @@ def _have(dirpath: Path, names) -> bool:
 
 
 def _go_version_line() -> str:
-    out = subprocess.run(["go", "env", "GOVERSION"], text=True, capture_output=True).stdout.strip()
+    out = subprocess.run(["go", "env", "GOVERSION"], text=True, capture_output=True,
+                         env=go_env(Path("."))).stdout.strip()
     m = re.match(r"go(\d+\.\d+)", out)
     return m.group(1) if m else "1.26"
 
