@@ -80,10 +80,6 @@ def _lock() -> Iterator[None]:
         fh.close()
 
 
-def _clickhouse_available() -> bool:
-    return (REPO_ROOT / "sandbox" / "clickhouse_http.py").exists()
-
-
 # --------------------------------------------------------------------------- up
 
 def up_postgres(creds: dict[str, str]) -> None:
@@ -129,9 +125,6 @@ def _clickhouse_ping(port: int, timeout: float = 2) -> bool:
 def up_clickhouse(creds: dict[str, str]) -> None:
     log = _logger("clickhouse")
     port = PORTS["clickhouse"]
-    if not _clickhouse_available():
-        log("SKIPPED: sandbox/clickhouse_http.py is not present yet (ClickHouse HTTP server over chdb)")
-        return
     pid = _clickhouse_pid()
     if pid:
         if _clickhouse_ping(port, timeout=5):
@@ -198,8 +191,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if unknown:
         say(f"unknown component(s): {', '.join(sorted(unknown))} (choose from {', '.join(COMPONENTS)})")
         return 2
-    check_for = tuple(c for c in wanted if c != "clickhouse" or _clickhouse_available())
-    missing = deps.check(check_for)
+    missing = deps.check(wanted)
     if missing:
         say("The sandbox cannot start; missing dependencies:")
         for m in missing:
@@ -349,13 +341,9 @@ def _status_rows() -> list[dict[str, Any]]:
         row(name, pid, detail)
 
     # ClickHouse
-    if _clickhouse_available():
-        cpid = _clickhouse_pid()
-        ok = bool(cpid) and _clickhouse_ping(PORTS["clickhouse"])
-        row("clickhouse", cpid, "HTTP /ping Ok." if ok else "", ok=ok)
-    else:
-        rows.append({"component": "clickhouse", "state": "n/a", "pid": None,
-                     "address": f"{HOST}:{PORTS['clickhouse']}", "detail": "sandbox/clickhouse_http.py not present"})
+    cpid = _clickhouse_pid()
+    ok = bool(cpid) and _clickhouse_ping(PORTS["clickhouse"])
+    row("clickhouse", cpid, "HTTP /ping Ok." if ok else "", ok=ok)
 
     # Kubernetes
     from .kube import controlplane
@@ -380,7 +368,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"{r['component']:<17} {r['state']:<8} {pid:>7}  {r['address']:<16} {r['detail']}")
         if not CREDENTIALS_FILE.exists():
             print("(no credentials yet: run `python -m sandbox up`)")
-    return 0 if all(r["state"] in ("running", "n/a") for r in rows) else 1
+    return 0 if all(r["state"] == "running" for r in rows) else 1
 
 
 def cmd_deps(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """Smoke test of sandbox/clickhouse_http.py through the official driver clickhouse-connect.
 
-Run: python -m pytest -p no:apexready -p no:cacheprovider sandbox/test_clickhouse_http_smoke.py
+Run: python -m pytest -p no:cacheprovider tests/sandbox/test_clickhouse_http_smoke.py
 """
 
 from __future__ import annotations
@@ -8,9 +8,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import gzip
-import socket
 import struct
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,29 +16,21 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import DatabaseError, ProgrammingError
 
-from sandbox.clickhouse_http import start_server, stop_server, wait_ready  # noqa: E402
+from netutil import free_port
+from sandbox.clickhouse_http import start_server, stop_server, wait_ready
 
-clickhouse_connect = pytest.importorskip("clickhouse_connect")
-pytest.importorskip("chdb")
-from clickhouse_connect.driver.exceptions import DatabaseError, ProgrammingError  # noqa: E402
-
-SCHEMA = Path(__file__).resolve().parent / "clickhouse_schema.sql"
+SCHEMA = Path(__file__).resolve().parents[2] / "sandbox" / "clickhouse_schema.sql"
 CHECKER, CHECKER_PW = "apex_checker", "checker-pw-123"
 ADMIN, ADMIN_PW = "apex_admin", "admin-pw-456"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("ch")
-    port = _free_port()
+    port = free_port()
     log = base / "server.log"
     t0 = time.monotonic()
     proc = start_server(
@@ -245,7 +235,7 @@ def test_restart_keeps_data_and_skips_schema(server, tmp_path):
     bad.write_text("CREATE DATABASE IF NOT EXISTS apexmediation;\n"
                    "CREATE TABLE apexmediation.impressions (event_time DateTime, x UInt8) "
                    "ENGINE = MergeTree ORDER BY event_time;\n")
-    port = _free_port()
+    port = free_port()
     proc = start_server(tmp_path / "data", port, schema_path=bad, users={CHECKER: CHECKER_PW}, quiet=True)
     try:
         wait_ready(port, 60, proc=proc)
