@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_DIR = REPO_ROOT / ".sandbox"
@@ -227,6 +227,23 @@ def port_open(port: int, host: str = HOST, timeout: float = 0.3) -> bool:
             return True
     except OSError:
         return False
+
+
+def poll_until(probe: Callable[[], Any], timeout: float, what: str, *,
+               retry_on: tuple[type[BaseException], ...] = (Exception,), interval: float = 0.2) -> Any:
+    """Call *probe* until it returns something truthy; on timeout, a SandboxError naming *what*
+    and the last error *probe* raised (errors of the types in *retry_on* mean "not yet")."""
+    deadline = time.monotonic() + timeout
+    last: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = probe()
+            if result:
+                return result
+        except retry_on as exc:
+            last = exc
+        time.sleep(interval)
+    raise SandboxError(f"{what} within {timeout:.0f}s" + (f": {last}" if last else ""))
 
 
 def wait_port(port: int, timeout: float, host: str = HOST, *, pid: int | None = None,

@@ -33,6 +33,7 @@ from .common import (
     pid_alive,
     process_cmdline,
     read_pidfile,
+    poll_until,
     run,
     stop_pid,
     wait_port,
@@ -294,17 +295,14 @@ def _apply_config_and_start(data_dir: Path, port: int, settings: dict[str, Any],
 
 def _wait_connect(handle: PostgresHandle, timeout: float = 30, user: str = SUPERUSER, dbname: str = "postgres") -> None:
     import psycopg
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            with handle.connect(user, dbname) as conn:
-                conn.execute("SELECT 1")
-                return
-        except psycopg.OperationalError as exc:
-            last = exc
-            time.sleep(0.2)
-    raise SandboxError(f"PostgreSQL on port {handle.port} not accepting connections: {last}")
+
+    def answers() -> bool:
+        with handle.connect(user, dbname) as conn:
+            conn.execute("SELECT 1")
+        return True
+
+    poll_until(answers, timeout, f"PostgreSQL on port {handle.port} not accepting connections",
+               retry_on=(psycopg.OperationalError,))
 
 
 def start_primary(

@@ -27,6 +27,7 @@ from .common import (
     ensure_port_free,
     pid_alive,
     process_cmdline,
+    poll_until,
     read_pidfile,
     run,
     stop_pid,
@@ -186,17 +187,13 @@ def _tail(path: Path, n: int = 15) -> str:
 
 def _wait_ping(handle: RedisHandle, timeout: float = 30) -> None:
     import redis as redis_py
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            with handle.client() as r:
-                if r.ping():
-                    return
-        except (redis_py.ConnectionError, redis_py.BusyLoadingError, redis_py.TimeoutError) as exc:
-            last = exc
-        time.sleep(0.1)
-    raise SandboxError(f"redis on port {handle.port} not answering PING: {last}")
+
+    def pong() -> bool:
+        with handle.client() as r:
+            return bool(r.ping())
+
+    poll_until(pong, timeout, f"redis on port {handle.port} not answering PING", interval=0.1,
+               retry_on=(redis_py.ConnectionError, redis_py.BusyLoadingError, redis_py.TimeoutError))
 
 
 def start_redis(

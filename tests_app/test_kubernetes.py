@@ -209,6 +209,16 @@ def test_console_production_build(kubernetes, evidence):
                    "(not `next dev`)", where=where)
 
 
+PUBLIC_HTTPS = re.compile(r"^https://(?!localhost|127\.)[^/\s]+")
+
+
+def _not_public_https(values: dict[str, str | None], wanted: str | None) -> dict[str, str | None]:
+    """The containers whose URL is missing, or not *wanted* (when the profile names one),
+    or else not a public https URL."""
+    return {c: v for c, v in values.items()
+            if not v or (v != wanted if wanted else not PUBLIC_HTTPS.match(v))}
+
+
 @check("3.2.3")
 def test_console_api_url(kubernetes, expect, evidence):
     name = _console(kubernetes)
@@ -216,8 +226,7 @@ def test_console_api_url(kubernetes, expect, evidence):
     values = {c["name"]: (k8s.env(c, "NEXT_PUBLIC_API_URL") or {}).get("value") for c in k8s.containers(k8s.deployment(kubernetes, name))}
     evidence.record("NEXT_PUBLIC_API_URL", values, source=where)
     wanted = expect["console_api_url"]
-    bad = {c: v for c, v in values.items()
-           if not v or (v != wanted if wanted else not re.match(r"^https://(?!localhost|127\.)[^/\s]+", v))}
+    bad = _not_public_https(values, wanted)
     if bad:
         fail_check("NEXT_PUBLIC_API_URL", observed=bad,
                    expected=wanted or "the API's public https URL (not localhost), set on every container", where=where)
@@ -258,8 +267,7 @@ def test_console_assets_from_cdn(kubernetes, expect, evidence):
     evidence.record("cdn_half", "that the CDN serves them with long cache lifetimes is read over HTTP (6.2.2); "
                     "here: the console points its static assets at the CDN", source="apexready")
     wanted = expect["console_cdn_url"]
-    bad = {c: v for c, v in prefixes.items()
-           if not v or (v != wanted if wanted else not re.match(r"^https://(?!localhost|127\.)[^/\s]+", v))}
+    bad = _not_public_https(prefixes, wanted)
     if bad:
         fail_check("console static assets", observed=bad,
                    expected=wanted or "ASSET_PREFIX set to the CDN's https origin", where=where)

@@ -238,20 +238,10 @@ def _wait(pred, timeout: float, what: str, interval: float = 0.5, hint: str = ""
                             + (f" (last error: {last})" if last else "") + (f"; {hint}" if hint else ""))
 
 
-def _https_ok(port: int, path: str, ca: Path | None = None, verify=False) -> bool:
-    ctx = ssl.create_default_context(cafile=str(ca)) if verify else ssl._create_unverified_context()
-    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=3)
-    try:
-        conn.request("GET", path)
-        r = conn.getresponse()
-        r.read()
-        return r.status == 200
-    finally:
-        conn.close()
-
-
-def _http_ok(port: int, path: str) -> bool:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
+def _get_ok(port: int, path: str, tls: bool = False) -> bool:
+    """GET a component's health endpoint on loopback (TLS unverified: only liveness is asked)."""
+    conn = (http.client.HTTPSConnection("127.0.0.1", port, context=ssl._create_unverified_context(), timeout=3)
+            if tls else http.client.HTTPConnection("127.0.0.1", port, timeout=3))
     try:
         conn.request("GET", path)
         r = conn.getresponse()
@@ -379,7 +369,7 @@ def up(data_dir: Path = DEFAULT_DATA_DIR, apiserver_port: int = DEFAULT_PORTS["a
 
     def etcd_ok():
         _check_alive(data_dir, "etcd")
-        return _http_ok(etcd_client_port, "/health")
+        return _get_ok(etcd_client_port, "/health")
     _wait(etcd_ok, 30, "etcd /health")
     _log(f"etcd healthy ({time.time() - t0:.1f}s)")
 
@@ -442,13 +432,13 @@ def up(data_dir: Path = DEFAULT_DATA_DIR, apiserver_port: int = DEFAULT_PORTS["a
                        ("kube-scheduler", scheduler_port)):
         def ok(comp=comp, port=port):
             _check_alive(data_dir, comp)
-            return _https_ok(port, "/healthz")
+            return _get_ok(port, "/healthz", tls=True)
         _wait(ok, timeout, f"{comp} https://127.0.0.1:{port}/healthz",
               hint=f"see {data_dir / 'logs' / (comp + '.log')}")
 
     def kwok_ok():
         _check_alive(data_dir, "kwok")
-        return _http_ok(kwok_port, "/healthz")
+        return _get_ok(kwok_port, "/healthz")
     _wait(kwok_ok, 60, f"kwok http://127.0.0.1:{kwok_port}/healthz")
 
     for n in FAKE_NODES:
@@ -499,11 +489,11 @@ def status(data_dir: Path = DEFAULT_DATA_DIR) -> dict:
         ports = dict(DEFAULT_PORTS)
     out: dict = {"data_dir": str(data_dir), "components": {}}
     checks = {
-        "etcd": lambda: _http_ok(ports["etcd_client"], "/health"),
+        "etcd": lambda: _get_ok(ports["etcd_client"], "/health"),
         "kube-apiserver": lambda: Api(_paths(data_dir)["admin"]).get("/readyz")[0] == 200,
-        "kube-controller-manager": lambda: _https_ok(ports["controller_manager"], "/healthz"),
-        "kube-scheduler": lambda: _https_ok(ports["scheduler"], "/healthz"),
-        "kwok": lambda: _http_ok(ports["kwok"], "/healthz"),
+        "kube-controller-manager": lambda: _get_ok(ports["controller_manager"], "/healthz", tls=True),
+        "kube-scheduler": lambda: _get_ok(ports["scheduler"], "/healthz", tls=True),
+        "kwok": lambda: _get_ok(ports["kwok"], "/healthz"),
     }
     for comp in COMPONENTS:
         pid = _read_pid(data_dir, comp)
