@@ -131,12 +131,3 @@ class Kubernetes(Target):
         group, resource, namespaced = KINDS[kind]
         ns = (namespace if namespace != "" else self.namespace) if namespaced else None
         return self._by_name[(kind, ns)].get(name)
-
-    def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                client.close()
-            except Exception:  # noqa: BLE001
-                pass
-
