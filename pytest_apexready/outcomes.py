@@ -1,42 +1,119 @@
-"""Outcomes of checklist items, and the exceptions checks raise to reach them."""
+"""Outcomes of checklist items, findings, and the exceptions checks raise to reach them.
+
+This module is the one registry of outcomes: every label, short label, terminal letter and
+"ticks the box" flag is read from :class:`Outcome`. It imports nothing of the plugin, so
+``from pytest_apexready import check, fail_check`` stays light.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, NoReturn
 
 import pytest
 
 __all__ = [
-    "PASSED", "FAILED", "ERROR", "NOT_APPLICABLE", "WAIVED", "ATTESTED", "AWAITING", "NOT_AUTOMATED",
-    "NOT_RUN", "OUTCOMES", "SIGNABLE", "combine", "NotApplicable", "TargetUnavailable", "fail_check",
-    "not_applicable",
+    "Outcome", "Finding", "CheckFailed", "NotApplicable", "TargetUnavailable", "fail_check", "not_applicable",
+    "combine", "OUTCOMES", "SIGNABLE",
+    "PASSED", "FAILED", "ERROR", "NOT_APPLICABLE", "WAIVED", "ATTESTED", "AWAITING", "NOT_AUTOMATED", "NOT_RUN",
 ]
 
-PASSED = "passed"
-FAILED = "failed"
-ERROR = "error"                    # could not be checked: unreachable, auth refused, timeout
-NOT_APPLICABLE = "not_applicable"  # the profile says the component is absent
-WAIVED = "waived"                  # failed or error, but a valid waiver covers it
-ATTESTED = "attested"              # attestation item with a valid attestation
-AWAITING = "awaiting_attestation"  # attestation item without one: blocks sign-off
-NOT_AUTOMATED = "not_automated"    # automated item that has no check yet
-NOT_RUN = "not_run"                # deselected in this run (-m, -k, --lf)
+
+class Outcome(str, Enum):
+    """An item's outcome. The value is what ``checklist.json`` holds (schema v1 strings).
+
+    Each member carries: ``label`` (reports), ``short`` (summary columns), ``word`` and ``letter``
+    (pytest's terminal: the final line and the progress letters), ``ticks`` (whether it lets a
+    section be signed) and ``rank`` (the worst instance or part of an item wins: lowest rank).
+    """
+
+    label: str
+    short: str
+    word: str
+    letter: str
+    ticks: bool
+    rank: int
+
+    def __new__(cls, value: str, label: str, short: str, word: str, letter: str, ticks: bool,
+                rank: int) -> Outcome:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label, member.short, member.word, member.letter = label, short, word, letter
+        member.ticks, member.rank = ticks, rank
+        return member
+
+    #        value                   label                      short       word (terminal)        letter ticks rank
+    PASSED = "passed", "passed", "passed", "passed", ".", True, 7
+    FAILED = "failed", "FAILED", "failed", "failed", "F", False, 0
+    ERROR = "error", "ERROR (could not check)", "error", "error", "E", False, 1
+    NOT_APPLICABLE = "not_applicable", "not applicable", "n/a", "not applicable", "n", True, 8
+    WAIVED = "waived", "waived", "waived", "waived", "w", True, 5
+    ATTESTED = "attested", "attested", "attested", "attested", "a", True, 6
+    AWAITING = "awaiting_attestation", "AWAITING ATTESTATION", "awaiting", "awaiting attestation", "A", False, 2
+    NOT_AUTOMATED = "not_automated", "not yet automated", "not auto", "not automated", "u", False, 3
+    NOT_RUN = "not_run", "not run", "not run", "not run", "-", False, 4
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def parse(cls, value: str) -> Outcome:
+        """The member for a ``checklist.json`` string; a clear error for anything else."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"unknown outcome {value!r}; known: {[o.value for o in cls]}") from None
+
+
+PASSED = Outcome.PASSED
+FAILED = Outcome.FAILED
+ERROR = Outcome.ERROR
+NOT_APPLICABLE = Outcome.NOT_APPLICABLE
+WAIVED = Outcome.WAIVED
+ATTESTED = Outcome.ATTESTED
+AWAITING = Outcome.AWAITING
+NOT_AUTOMATED = Outcome.NOT_AUTOMATED
+NOT_RUN = Outcome.NOT_RUN
 
 #: every outcome, in the order summaries show them
-OUTCOMES = (PASSED, FAILED, ERROR, NOT_APPLICABLE, WAIVED, ATTESTED, AWAITING, NOT_AUTOMATED, NOT_RUN)
+OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
 #: outcomes that let a section be signed
-SIGNABLE = frozenset({PASSED, WAIVED, ATTESTED, NOT_APPLICABLE})
-
-# when one item has several test instances (parametrized over workloads), the worst wins
-_SEVERITY = {FAILED: 0, ERROR: 1, AWAITING: 2, NOT_AUTOMATED: 3, NOT_RUN: 4, WAIVED: 5,
-             ATTESTED: 6, PASSED: 7, NOT_APPLICABLE: 8}
+SIGNABLE: frozenset[Outcome] = frozenset(o for o in Outcome if o.ticks)
 
 
-def combine(outcomes: list[str]) -> str:
-    """The item outcome from its instances: the worst, except that n/a yields to anything run."""
-    if not outcomes:
+def combine(outcomes: Iterable[str]) -> Outcome:
+    """The item outcome from its instances or parts: the worst; n/a yields to anything that ran."""
+    members = [Outcome.parse(o) if not isinstance(o, Outcome) else o for o in outcomes]
+    if not members:
         return NOT_RUN
-    return min(outcomes, key=_SEVERITY.__getitem__)
+    return min(members, key=lambda o: o.rank)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing a check found wrong: what, the observed value, the expected value, where it was read."""
+
+    what: str
+    observed: Any
+    expected: Any
+    where: str
+
+    def line(self) -> str:
+        return f"{self.what}: observed {_show(self.observed)}; expected {_show(self.expected)}; read from {self.where}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"what": self.what, "observed": _show(self.observed), "expected": _show(self.expected),
+                "where": self.where}
+
+
+class CheckFailed(pytest.fail.Exception):  # type: ignore[misc,name-defined]
+    """Raised by :func:`fail_check`; carries the structured findings to the report."""
+
+    def __init__(self, findings: Sequence[Finding]):
+        super().__init__("\n".join(f.line() for f in findings), pytrace=False)
+        self.findings = tuple(findings)
 
 
 class NotApplicable(pytest.skip.Exception):  # type: ignore[misc,name-defined]
@@ -55,7 +132,7 @@ class TargetUnavailable(Exception):
         self.target, self.where, self.reason = target, where, reason
 
 
-def not_applicable(reason: str) -> None:
+def not_applicable(reason: str) -> NoReturn:
     raise NotApplicable(reason)
 
 
@@ -63,6 +140,18 @@ def _show(value: Any) -> str:
     return value if isinstance(value, str) else repr(value)
 
 
-def fail_check(what: str, *, observed: Any, expected: Any, where: str) -> None:
-    """Fail the check with a message stating observed, expected, and where it was read."""
-    pytest.fail(f"{what}: observed {_show(observed)}; expected {_show(expected)}; read from {where}", pytrace=False)
+def fail_check(what: str | None = None, *, observed: Any = None, expected: Any = None, where: str | None = None,
+               findings: Iterable[Finding] | None = None) -> None:
+    """Fail the check, stating observed, expected and where it was read, once per finding.
+
+    ``fail_check("eviction policy", observed=p, expected="allkeys-lru", where=w)`` fails with one finding;
+    ``fail_check(findings=[Finding(...), ...])`` fails with all of them, and returns quietly when the list is
+    empty, so a check can collect findings and end with one call.
+    """
+    collected = list(findings or ())
+    if what is not None:
+        if where is None:
+            raise TypeError("fail_check(what, observed=..., expected=..., where=...) needs where")
+        collected.insert(0, Finding(what, observed, expected, where))
+    if collected:
+        raise CheckFailed(collected)
