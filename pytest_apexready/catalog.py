@@ -8,16 +8,13 @@ from functools import cache
 from importlib import resources
 from typing import Literal
 
+#: Component markers; a profile may declare any of them absent. Listed once, in the target registry.
+from .targets.registry import COMPONENTS
+
 __all__ = ["Item", "Section", "Catalog", "load_catalog", "COMPONENTS"]
 
 Kind = Literal["automated", "attestation"]
 Severity = Literal["critical", "warning"]
-
-#: Component markers; a profile may declare any of them absent.
-COMPONENTS = (
-    "postgres", "clickhouse", "redis", "k8s", "aws", "http", "dns", "tls",
-    "prometheus", "alertmanager", "grafana", "loki",
-)
 
 
 @dataclass(frozen=True, slots=True)

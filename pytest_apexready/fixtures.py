@@ -1,19 +1,30 @@
-"""Fixtures for checks: the profile, expectations, evidence, and one client per target."""
+"""Fixtures for checks: the profile, expectations, evidence, and one client per target kind.
+
+The target fixtures (``postgres``, ``redis``, ``kubernetes``, ...) are made from the registry,
+``pytest_apexready/targets/registry.py``: one per :class:`TargetKind`, named by its ``fixture``
+and documented by its ``doc``. To find where a fixture comes from, grep the registry for its name;
+``pytest --fixtures`` shows what each one reads.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._keys import SESSION_KEY
 from .evidence import Evidence
 from .profile import Profile
-from .targets import BACKENDS, Target
+from .targets import Target
+from .targets.registry import TARGETS, TargetKind
+
+if TYPE_CHECKING:
+    from .plugin import ApexSession
+
+__all__ = ["TARGET_FIXTURES", "apex_profile", "evidence", "expect", "fixture_doc"]
 
 
-def _session(config: pytest.Config):
-    from .plugin import SESSION_KEY
-
+def _session(config: pytest.Config) -> ApexSession:
     return config.stash[SESSION_KEY]
 
 
@@ -22,6 +33,7 @@ def apex_profile(pytestconfig: pytest.Config) -> Profile:
     """The environment profile chosen with ``--env``."""
     session = _session(pytestconfig)
     session.load()
+    assert session.profile is not None
     return session.profile
 
 
@@ -37,14 +49,25 @@ def evidence(request: pytest.FixtureRequest) -> Evidence:
     return Evidence(request.node, _session(request.config).redactor)
 
 
-def _target_fixture(name: str):
+def fixture_doc(kind: TargetKind) -> str:
+    """The docstring of a kind's fixture: the registry's ``doc``, then how the client behaves."""
+    return (f"{kind.doc}\n\nReads [targets.{kind.name}] of the --env profile. Session-scoped and lazy: one "
+            "client for the run, probed once when the run starts; a dead target fails its items at once "
+            "with one reason.")
+
+
+def _target_fixture(kind: TargetKind) -> Any:
+    name = kind.name
+
     def fixture(pytestconfig: pytest.Config) -> Target:
         return _session(pytestconfig).target(name)
 
-    fixture.__name__ = name
-    fixture.__doc__ = f"Read-only client for the profile's [targets.{name}] (lazy, session-scoped)."
-    return pytest.fixture(scope="session", name=name)(fixture)
+    fixture.__name__ = fixture.__qualname__ = kind.fixture
+    fixture.__doc__ = fixture_doc(kind)
+    return pytest.fixture(scope="session", name=kind.fixture)(fixture)
 
 
-for _name in BACKENDS:
-    globals()[f"_fixture_{_name}"] = _target_fixture(_name)
+#: fixture name (the registry's ``fixture``) -> fixture, one per target kind
+TARGET_FIXTURES: dict[str, Any] = {kind.fixture: _target_fixture(kind) for kind in TARGETS}
+# pytest finds a plugin's fixtures among its module attributes: each under its registry name
+globals().update(TARGET_FIXTURES)

@@ -10,49 +10,25 @@ import difflib
 import os
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
-from .catalog import COMPONENTS
 from .redact import Secret
+from .targets.registry import COMPONENTS, KINDS, Number
 
-__all__ = ["Profile", "load_profile", "TARGET_SCHEMAS", "EXPECTATIONS"]
+__all__ = ["EXPECTATIONS", "Profile", "load_profile"]
 
-_num = (int, float)
-_PG = {"host": str, "port": int, "dbname": str, "user": str, "password": Secret,
-       "connect_timeout": _num, "sslmode": str}
-_REDIS = {"host": str, "port": int, "username": str, "password": Secret,
-          "connect_timeout": _num, "ssl": bool}
-
-#: Allowed keys and types per target table. ``Secret`` keys are strings whose
-#: value is kept out of every output.
-TARGET_SCHEMAS: dict[str, dict[str, Any]] = {
-    "postgres": _PG,
-    "postgres_replica": _PG,
-    "pgbouncer": _PG,
-    "redis": _REDIS,
-    "redis_replica": _REDIS,
-    "redis_sentinel": {**_REDIS, "master_name": str},
-    "clickhouse": {"host": str, "port": int, "username": str, "password": Secret,
-                   "database": str, "secure": bool, "connect_timeout": _num},
-    "kubernetes": {"kubeconfig": str, "context": str, "namespace": str, "request_timeout": _num,
-                   "backend": list, "console": str, "cronjobs": list, "backend_secret": str},
-    "aws": {"region": str, "endpoint_url": str, "access_key_id": Secret,
-            "secret_access_key": Secret, "connect_timeout": _num},
-    "http": {"base_url": str, "console_url": str, "verify": bool, "connect_timeout": _num},
-    "prometheus": {"url": str, "connect_timeout": _num},
-    "alertmanager": {"url": str, "connect_timeout": _num},
-    "grafana": {"url": str, "token": Secret, "connect_timeout": _num},
-    "loki": {"url": str, "connect_timeout": _num},
-}
+# The keys and types of each [targets.NAME] table are the registry's (pytest_apexready/targets/registry.py):
+# a table for a kind that has no client there is an unknown target.
 
 #: Expectations: name -> (type, default, meaning). A profile may override any.
 EXPECTATIONS: dict[str, tuple[Any, Any, str]] = {
-    "postgres_ram_gib": (_num, None, "RAM of the PostgreSQL instance, for memory ratios"),
-    "redis_ram_gib": (_num, None, "RAM of the Redis instance, for maxmemory"),
+    "postgres_ram_gib": (Number, None, "RAM of the PostgreSQL instance, for memory ratios"),
+    "redis_ram_gib": (Number, None, "RAM of the Redis instance, for maxmemory"),
     "cpu_cores": (int, None, "CPU cores of the database host, for the pool size formula"),
     "effective_spindle_count": (int, 1, "disks in the pool size formula (1 for SSD)"),
     "postgres_min_version": (int, 15, "minimum PostgreSQL major version"),
@@ -69,25 +45,26 @@ EXPECTATIONS: dict[str, tuple[Any, Any, str]] = {
     "hpa_max_replicas": (int, 10, "HPA maxReplicas"),
     "pdb_min_available": (int, 2, "PodDisruptionBudget minAvailable"),
     "backend_min_env_vars": (int, 25, "variables in backend-secrets"),
-    "slow_query_ms": (_num, 1000, "a query slower than this on average is slow"),
+    "slow_query_ms": (Number, 1000, "a query slower than this on average is slow"),
     "postgres_app_role": (str, "apex_app", "the application's login role (least privilege)"),
     "clickhouse_max_retention_months": (int, 13, "longest TTL allowed on raw event tables (legal retention)"),
-    "clickhouse_ram_gib": (_num, None, "RAM of a ClickHouse server; max_memory_usage must not exceed it"),
+    "clickhouse_ram_gib": (Number, None, "RAM of a ClickHouse server; max_memory_usage must not exceed it"),
     "console_api_url": (str, None, "the URL the console must use for NEXT_PUBLIC_API_URL"),
     "console_cdn_url": (str, None, "the CDN origin the console serves its static assets from (ASSET_PREFIX)"),
     "cronjob_schedules": (dict, {"sales-automation": "0 19 * * *", "growth-engine": "0 19 * * *"},
                           "CronJob name -> the schedule it must have"),
     "backup_cronjobs": (list, ["postgres-backup", "clickhouse-backup"], "CronJobs that back up the databases"),
-    "job_success_max_age_hours": (_num, 24, "a CronJob's last successful run must be this recent"),
+    "job_success_max_age_hours": (Number, 24, "a CronJob's last successful run must be this recent"),
     "redis_ttls": (dict, {"sdk:config:*": 86400, "session:*": 1800, "dashboard:metrics:*": 300},
                    "cache key pattern -> longest TTL allowed, in seconds"),
 }
 
 _TOP = {"description": str, "extends": str, "env_file": str, "targets": dict,
-        "expectations": dict, "absent": dict}
+        "expectations": dict, "absent": dict,
+        "go_live": object}  # go_live: RFC 3339 string or TOML date-time, checked by phases.parse_go_live
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
-               dict: "a table", Secret: "a string (secret)", _num: "a number"}
+_TYPE_NAMES: dict[Any, str] = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
+                               dict: "a table", Secret: "a string (secret)", Number: "a number"}
 
 
 @dataclass
@@ -100,6 +77,8 @@ class Profile:
     absent: dict[str, str] = field(default_factory=dict)
     #: files the profile was assembled from, base first
     sources: tuple[Path, ...] = ()
+    #: go-live time as written (str or datetime); pytest_apexready.phases parses it
+    go_live: Any = None
 
     def secrets(self) -> list[str]:
         return [v.reveal() for t in self.targets.values() for v in t.values()
@@ -109,7 +88,7 @@ class Profile:
         return self.targets.get(name)
 
 
-def _suggest(key: str, allowed) -> str:
+def _suggest(key: str, allowed: Iterable[str]) -> str:
     close = difflib.get_close_matches(key, list(allowed), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -117,7 +96,7 @@ def _suggest(key: str, allowed) -> str:
 def _type_ok(value: Any, expected: Any) -> bool:
     if expected is Secret:
         return isinstance(value, str)
-    if expected is _num:
+    if expected is Number:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if expected is int:
         return isinstance(value, int) and not isinstance(value, bool)
@@ -128,7 +107,7 @@ class _Loader:
     def __init__(self, env_dir: Path, rootdir: Path, environ: dict[str, str]):
         self.env_dir, self.rootdir, self.environ = env_dir, rootdir, environ
 
-    def fail(self, path: Path, key: str | None, problem: str, fix: str) -> None:
+    def fail(self, path: Path, key: str | None, problem: str, fix: str) -> NoReturn:
         where = f"{self._show(path)}" + (f", key {key!r}" if key else "")
         raise pytest.UsageError(f"apexready: environment profile {where}: {problem}. Fix: {fix}")
 
@@ -151,7 +130,8 @@ class _Loader:
         if not path.is_file():
             known = sorted(p.stem for p in self.env_dir.glob("*.toml")) if self.env_dir.is_dir() else []
             self.fail(path, None, "no such file",
-                      f"pass --env with one of {known or 'no profiles'} (profiles live in {self._show(self.env_dir)}/), "
+                      f"pass --env with one of {known or 'no profiles'} "
+                      f"(profiles live in {self._show(self.env_dir)}/), "
                       "or create the file")
         try:
             data = tomllib.loads(path.read_text("utf-8"))
@@ -200,25 +180,27 @@ class _Loader:
                         if not env_path.exists() else f", or add it to {self._show(env_path)}"
                 self.fail(path, key, f"environment variable {var} is not set",
                           f"export {var}=...{hint}")
-                raise AssertionError  # unreachable
             return _VAR.sub(sub, value)
 
         targets: dict[str, dict[str, Any]] = {}
         for tname, table in data.get("targets", {}).items():
             key = f"targets.{tname}"
-            if tname not in TARGET_SCHEMAS:
-                self.fail(path, key, "unknown target" + _suggest(tname, TARGET_SCHEMAS),
-                          f"targets are {sorted(TARGET_SCHEMAS)}")
+            kind = KINDS.get(tname)
+            if kind is None:
+                self.fail(path, key, "unknown target" + _suggest(tname, KINDS),
+                          f"target kinds are {sorted(KINDS)}; a kind that is not listed has no client yet "
+                          "(a new one is added in pytest_apexready/targets/registry.py)")
             if not isinstance(table, dict):
                 self.fail(path, key, "must be a table", f"write it as [{key}]")
-            schema = TARGET_SCHEMAS[tname]
+            schema = kind.schema
             out: dict[str, Any] = {}
             for k, v in table.items():
                 full = f"{key}.{k}"
                 if k not in schema:
                     self.fail(path, full, "unknown key" + _suggest(k, schema), f"keys of [{key}] are {sorted(schema)}")
                 if not _type_ok(v, schema[k]):
-                    self.fail(path, full, f"must be {_TYPE_NAMES[schema[k]]}, got {type(v).__name__} {_safe(v, schema[k])}",
+                    self.fail(path, full,
+                              f"must be {_TYPE_NAMES[schema[k]]}, got {type(v).__name__} {_safe(v, schema[k])}",
                               f"write {k} as {_TYPE_NAMES[schema[k]]}")
                 if isinstance(v, str):
                     v = resolve(v, full)
@@ -246,12 +228,14 @@ class _Loader:
         for comp, reason in data.get("absent", {}).items():
             full = f"absent.{comp}"
             if comp not in COMPONENTS:
-                self.fail(path, full, "unknown component" + _suggest(comp, COMPONENTS), f"components are {list(COMPONENTS)}")
+                self.fail(path, full, "unknown component" + _suggest(comp, COMPONENTS),
+                          f"components are {list(COMPONENTS)}")
             if not isinstance(reason, str) or not reason.strip():
                 self.fail(path, full, "must be a non-empty reason string", f'write {comp} = "why it is absent"')
             absent[comp] = reason
         return Profile(name=name, path=path, description=data.get("description", ""), targets=targets,
-                       expectations=expectations, absent=absent, sources=sources)
+                       expectations=expectations, absent=absent, sources=sources,
+                       go_live=data.get("go_live"))
 
 
 def _safe(value: Any, typ: Any) -> str:

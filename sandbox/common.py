@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from pytest_apexready.targets.registry import TARGETS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_DIR = REPO_ROOT / ".sandbox"
 CREDENTIALS_FILE = SANDBOX_DIR / "credentials.env"
@@ -23,15 +25,9 @@ LOG_DIR = SANDBOX_DIR / "logs"
 
 HOST = "127.0.0.1"
 
-PORTS = {
-    "postgres": 25432,
-    "postgres_replica": 25433,
-    "pgbouncer": 26432,
-    "redis": 26379,
-    "redis_replica": 26380,
-    "redis_sentinel": 26381,
-    "clickhouse": 28123,
-}
+# Target kind -> the port the sandbox serves it on: the target registry's sandbox_port, so that the
+# sandbox and the README's target table agree (environments/local.toml names the same ports).
+PORTS: dict[str, int] = {k.name: k.sandbox_port for k in TARGETS if k.sandbox_port is not None}
 
 # Names written to credentials.env. The replication password is an extra line
 # used only inside the sandbox (primary <-> replica streaming).
@@ -256,6 +252,22 @@ def wait_port(port: int, timeout: float, host: str = HOST, *, pid: int | None = 
             raise SandboxError(f"{what} (pid {pid}) exited before listening on {host}:{port}")
         time.sleep(0.1)
     raise SandboxError(f"{what} did not listen on {host}:{port} within {timeout:.0f}s")
+
+
+def spawn(cmd: Sequence[str], *, log_file: Path, pidfile: Path, cwd: Path | str | None = None,
+          env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start *cmd* detached: in a session of its own (so `stop_pid(pid, kill_group=True)` stops it and its
+    children), output appended to *log_file* under a header line, its pid written to *pidfile*."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "ab") as logfh:
+        logfh.write(f"\n===== {time.ctime()} starting {' '.join(cmd)}\n".encode())
+        logfh.flush()
+        proc = subprocess.Popen(list(cmd), cwd=cwd, env=None if env is None else dict(env),
+                                stdin=subprocess.DEVNULL, stdout=logfh, stderr=subprocess.STDOUT,
+                                start_new_session=True, close_fds=True)
+    pidfile.parent.mkdir(parents=True, exist_ok=True)
+    pidfile.write_text(f"{proc.pid}\n")
+    return proc
 
 
 def stop_pid(pid: int | None, *, sig: int = signal.SIGTERM, timeout: float = 30,

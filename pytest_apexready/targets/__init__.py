@@ -1,108 +1,47 @@
 """Read-only clients for the systems a checklist inspects.
 
-One thin module per backend, imported only when a check asks for that target
-(so ``-m database`` never imports the Kubernetes client). Each client is
-created once per session, connects lazily with a timeout, and remembers a
-failure: after the first timeout every further call fails at once with the
-same reason, so an unreachable target costs one timeout, not one per item.
+The kinds are listed once, in :mod:`.registry`; each has one thin client module here (a
+:class:`~.base.Target` subclass), imported only when a check asks for that target (so
+``-m database`` never imports the Kubernetes client). Each client is created once per session,
+connects lazily with a timeout and remembers a failure: after the first timeout every further
+call fails at once with the same reason, so an unreachable target costs one timeout, not one
+per item. :mod:`.probe` pays those timeouts for all needed targets at once when the run starts.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
-import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..outcomes import TargetUnavailable
-from ..profile import Profile
+from .base import DEFAULT_TIMEOUT, Target, missing_library
+from .registry import KINDS, UnknownTarget
 
-__all__ = ["Target", "open_target", "BACKENDS"]
+if TYPE_CHECKING:  # the profile module reads the registry: importing it here would be a cycle
+    from ..profile import Profile
 
-#: target name in the profile -> "module:Class" below this package
-BACKENDS = {
-    "postgres": "postgres:Postgres",
-    "postgres_replica": "postgres:Postgres",
-    "pgbouncer": "postgres:PgBouncer",
-    "redis": "redis:Redis",
-    "redis_replica": "redis:Redis",
-    "redis_sentinel": "redis:Sentinel",
-    "clickhouse": "clickhouse:ClickHouse",
-    "kubernetes": "k8s:Kubernetes",
-}
-
-DEFAULT_TIMEOUT = 3.0
-
-
-class Target:
-    """Base: lazy connection, a remembered failure, and a description without secrets."""
-
-    def __init__(self, name: str, settings: dict[str, Any]):
-        self.name = name
-        self.settings = settings
-        self.timeout = float(settings.get("connect_timeout", DEFAULT_TIMEOUT))
-        self._client: Any = None
-        self._failure: TargetUnavailable | None = None
-
-    @property
-    def where(self) -> str:
-        return f"{self.settings.get('host', '?')}:{self.settings.get('port', '?')}"
-
-    def _connect(self) -> Any:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def client(self) -> Any:
-        if self._failure is not None:
-            raise self._failure
-        if self._client is None:
-            try:
-                self._client = self._connect()
-            except TargetUnavailable as exc:
-                self._failure = exc
-                raise
-            except Exception as exc:  # noqa: BLE001 - every driver has its own errors
-                self._failure = TargetUnavailable(
-                    self.name, self.where, f"{_reason(exc)} (connect timeout {self.timeout:g} s; "
-                    "every item of this target is reported with this one reason)")
-                raise self._failure from None
-        return self._client
-
-    def _trace(self, kind: str, *payload: Any) -> None:
-        """Append what is sent to $APEX_TRACE_QUERIES (used by benchmarks/database_run.py to replay it)."""
-        path = os.environ.get("APEX_TRACE_QUERIES")
-        if path:
-            line = json.dumps({"target": self.name, "kind": kind, "payload": payload}, default=str)
-            with open(path, "a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
-
-    def unavailable(self, exc: BaseException) -> TargetUnavailable:
-        """Turn a driver error after connecting into a remembered 'could not check'."""
-        self._failure = TargetUnavailable(self.name, self.where, _reason(exc))
-        return self._failure
-
-    def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None and hasattr(client, "close"):
-            try:
-                client.close()
-            except Exception:  # noqa: BLE001
-                pass
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name} {self.where}>"
-
-
-def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return f"{type(exc).__name__}: {text[:300]}"
+__all__ = ["DEFAULT_TIMEOUT", "Target", "UnknownTarget", "open_target"]
 
 
 def open_target(profile: Profile, name: str) -> Target:
+    """The client for the profile's ``[targets.NAME]``, not yet connected.
+
+    Raises :class:`UnknownTarget` for a name that is no target kind, and
+    :class:`TargetUnavailable` (the items of this target then error with this one reason) when the
+    profile has no such table or the client library cannot be imported.
+    """
+    kind = KINDS.get(name)
+    if kind is None:
+        raise UnknownTarget(name)
     settings = profile.target(name)
     if settings is None:
         raise TargetUnavailable(name, "not configured",
                                 f"profile {profile.path.name} has no [targets.{name}] table; add it, "
-                                f"or declare the component under [absent] with a reason")
-    module, cls = BACKENDS[name].split(":")
-    backend = importlib.import_module(f"{__name__}.{module}")
-    return getattr(backend, cls)(name, settings)
+                                f"or declare the component under [absent] {kind.component} = \"why\"")
+    try:
+        client = kind.load()
+    except ImportError as exc:
+        raise TargetUnavailable(name, f"[targets.{name}] of {profile.path.name}",
+                                missing_library(exc, kind.requires)) from None
+    target = client(name, settings)
+    target.requires = kind.requires
+    return target

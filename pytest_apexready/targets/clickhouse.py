@@ -7,11 +7,16 @@ connecting) is still asked its version with one plain HTTP GET, so that the vers
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
-from . import Target, _reason
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+from urllib3 import Timeout
+
 from ..outcomes import TargetUnavailable
+from .base import Target, describe_error
 
 #: servers older than this are below what clickhouse-connect supports
 DRIVER_MIN_MAJOR = 22
@@ -38,22 +43,23 @@ class ClickHouse(Target):
         return f"{scheme}://{s.get('host', '127.0.0.1')}:{s.get('port', 8123)}/"
 
     def _connect(self) -> Any:
-        import clickhouse_connect
-        from clickhouse_connect.driver.exceptions import OperationalError
-
         s = self.settings
+        # get_client asks the server for its version and settings: a silent server must cost one
+        # timeout there, so reads wait self.timeout until connected (the driver takes whole seconds)
+        handshake = max(1, math.ceil(self.timeout))
         try:
-            return clickhouse_connect.get_client(
+            client = clickhouse_connect.get_client(
                 host=s.get("host", "127.0.0.1"), port=s.get("port", 8123), username=s.get("username", "default"),
                 password=self._password(), database=s.get("database", "default"),
-                secure=s.get("secure", False), connect_timeout=self.timeout, send_receive_timeout=self.timeout * 5,
+                secure=s.get("secure", False), connect_timeout=handshake, send_receive_timeout=handshake,
                 settings={"readonly": 1}, autogenerate_session_id=False,
             )
         except OperationalError as exc:  # nothing answered: refused, timed out, unresolvable
             m = _NET_RE.search(str(exc))
-            raise TargetUnavailable(self.name, self.where,
-                                    f"cannot connect over HTTP: {m.group(1).strip() if m else _reason(exc)}") from None
-        except Exception as exc:  # noqa: BLE001 - the server answered, but the driver gave up
+            raise TargetUnavailable(
+                self.name, self.where,
+                f"cannot connect over HTTP: {m.group(1).strip() if m else describe_error(exc)}") from None
+        except Exception as exc:  # the server answered, but the driver gave up
             version = self._raw_version()
             if version is None:
                 raise
@@ -64,7 +70,14 @@ class ClickHouse(Target):
                 why = f"but the driver {driver} cannot work with this server version"
             else:
                 why = f"but the driver {driver} could not open a session"
-            raise TargetUnavailable(self.name, self.where, f"ClickHouse {version} answered, {why} ({_reason(exc)})") from None
+            raise TargetUnavailable(self.name, self.where,
+                                    f"ClickHouse {version} answered, {why} ({describe_error(exc)})") from None
+        # connected: a check's query may take longer than the handshake
+        client.timeout = Timeout(connect=self.timeout, read=self.timeout * 5)  # type: ignore[attr-defined]
+        return client
+
+    def _probe_read(self) -> None:
+        self.query("SELECT 1")
 
     def _password(self) -> str:
         s = self.settings
@@ -72,7 +85,10 @@ class ClickHouse(Target):
 
     def _raw_version(self) -> str | None:
         """``SELECT version()`` with one plain HTTP GET (read-only by the HTTP method and readonly=1)."""
-        import requests
+        try:
+            import requests
+        except ImportError:  # not clickhouse-connect's dependency: without it, only the driver's error is told
+            return None
 
         try:
             resp = requests.get(self.url, params={"query": "SELECT version()", "readonly": "1"},
@@ -88,8 +104,6 @@ class ClickHouse(Target):
         return text
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
-
         client = self.client()
         try:
             self._trace("clickhouse", sql)
@@ -97,8 +111,8 @@ class ClickHouse(Target):
         except OperationalError as exc:
             raise self.unavailable(exc) from None
         except DatabaseError as exc:  # the server refused this query (rights, unknown column): not remembered
-            raise TargetUnavailable(self.name, self.where, f"query refused: {_reason(exc)}") from None
-        return [dict(zip(result.column_names, row)) for row in result.result_rows]
+            raise TargetUnavailable(self.name, self.where, f"query refused: {describe_error(exc)}") from None
+        return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
 
     def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
         rows = self.query(sql, params)

@@ -12,8 +12,11 @@ import os
 import threading
 from typing import Any
 
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
 from ..outcomes import TargetUnavailable
-from . import Target
+from .base import Target
 
 #: kind -> (API group path, resource, namespaced)
 KINDS: dict[str, tuple[str, str, bool]] = {
@@ -59,21 +62,20 @@ class Kubernetes(Target):
         return f"kubernetes {server or self.settings.get('kubeconfig', '?')}" + (f" (context {ctx})" if ctx else "")
 
     def _connect(self) -> Any:
-        from kubernetes import config
-
-        from kubernetes import client
-
         kubeconfig = os.path.expanduser(self.settings.get("kubeconfig", "~/.kube/config"))
         cfg = client.Configuration()
-        config.load_kube_config(config_file=kubeconfig, context=self.settings.get("context"),
-                                client_configuration=cfg)
+        context = self.settings.get("context")
+        config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)  # type: ignore[no-untyped-call]
         cfg.retries = 0  # urllib3 would retry 3 times: a silent server must cost one timeout, not four
         return client.ApiClient(cfg)
 
-    def get(self, path: str, query: list[tuple[str, Any]] | None = None) -> dict[str, Any]:
-        """GET an API path and return the decoded JSON (read-only by construction: only GET is sent)."""
-        from kubernetes.client.exceptions import ApiException
+    def _probe_read(self) -> None:
+        # loading the kubeconfig sent nothing: this GET connects, authenticates (401 on a bad identity) and reads
+        self.get("/version", read_timeout=self.timeout)
 
+    def get(self, path: str, query: list[tuple[str, Any]] | None = None,
+            read_timeout: float | None = None) -> dict[str, Any]:
+        """GET an API path and return the decoded JSON (read-only by construction: only GET is sent)."""
         api = self.client()
         self._trace("k8s", path, query)
         self.requests.append(path)
@@ -81,9 +83,9 @@ class Kubernetes(Target):
             request = api.param_serialize("GET", path, query_params=query or [],
                                           header_params={"Accept": "application/json"},
                                           auth_settings=["BearerToken"])
-            resp = api.call_api(*request, _request_timeout=(self.timeout, self.timeout * 3))
+            resp = api.call_api(*request, _request_timeout=(self.timeout, read_timeout or self.timeout * 3))
             resp.read()
-        except Exception as exc:  # noqa: BLE001 - urllib3 connection and timeout errors
+        except Exception as exc:  # urllib3 connection and timeout errors
             raise self.unavailable(exc) from None
         if resp.status == 401:  # the identity is refused everywhere: remember it
             raise self.unavailable(RuntimeError(f"HTTP 401 Unauthorized for GET {path}"))
@@ -95,8 +97,8 @@ class Kubernetes(Target):
             raise TargetUnavailable(self.name, self.where, f"HTTP 403 Forbidden for GET {path}: {message}")
         if resp.status >= 400:
             raise ApiException(http_resp=resp)
-        data = resp.data
-        return json.loads(data)
+        data: dict[str, Any] = json.loads(resp.data)
+        return data
 
     def version(self) -> dict[str, Any]:
         return self.get("/version")
@@ -128,6 +130,6 @@ class Kubernetes(Target):
 
     def named(self, kind: str, name: str, namespace: str | None = "") -> dict[str, Any] | None:
         self.list(kind, namespace)
-        group, resource, namespaced = KINDS[kind]
+        namespaced = KINDS[kind][2]
         ns = (namespace if namespace != "" else self.namespace) if namespaced else None
         return self._by_name[(kind, ns)].get(name)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import Target
+import psycopg
+from psycopg.rows import dict_row
+
+from .base import Target
 
 _READ_ONLY = "-c default_transaction_read_only=on -c statement_timeout={ms} -c application_name=apexready"
 
@@ -19,13 +22,15 @@ class Postgres(Target):
         s = self.settings
         return f"{self.name} {s.get('host', '?')}:{s.get('port', 5432)}/{s.get('dbname', '?')}"
 
-    def _connect(self) -> Any:
-        import psycopg
+    @property
+    def probe_budget(self) -> float:
+        return 2 * max(2.0, self.timeout)  # libpq waits at least 2 s, whatever connect_timeout says
 
+    def _connect(self) -> Any:
         s = self.settings
         kwargs: dict[str, Any] = dict(
             host=s.get("host", "127.0.0.1"), port=s.get("port", 5432), dbname=s.get("dbname"),
-            user=s.get("user"), connect_timeout=max(1, int(round(self.timeout))), autocommit=True,
+            user=s.get("user"), connect_timeout=max(1, round(self.timeout)), autocommit=True,
             sslmode=s.get("sslmode", "prefer"),
         )
         if "password" in s:
@@ -38,10 +43,10 @@ class Postgres(Target):
             kwargs["cursor_factory"] = psycopg.ClientCursor
         return psycopg.connect(**kwargs)
 
-    def query(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
-        import psycopg
-        from psycopg.rows import dict_row
+    def _probe_read(self) -> None:
+        self.query("SELECT 1")
 
+    def query(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
         conn = self.client()
         self._trace("sql", sql, params)
         try:
@@ -56,7 +61,7 @@ class Postgres(Target):
         return next(iter(rows[0].values())) if rows else None
 
     def show(self, setting: str) -> str:
-        return self.scalar(f"SHOW {setting}")
+        return str(self.scalar(f"SHOW {setting}"))
 
     def setting_bytes(self, setting: str) -> int:
         """A memory setting in bytes, read from pg_settings (unit-aware)."""
@@ -74,6 +79,10 @@ class PgBouncer(Postgres):
         super().__init__(name, settings)
         self._admin = Postgres(f"{name} admin console", {**settings, "dbname": "pgbouncer"})
         self._admin.startup_options = False
+
+    def _probe_read(self) -> None:
+        # the pool answered the connect; the admin console is what the checks read
+        self.show_table("VERSION")
 
     def show_table(self, what: str) -> list[dict[str, Any]]:
         """``SHOW POOLS`` / ``SHOW CONFIG`` / ``SHOW DATABASES`` on the admin console (read-only by nature)."""

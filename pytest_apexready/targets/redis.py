@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import Target
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .base import Target
 
 #: the only commands a check may send; anything else is a bug in the check
 READ_COMMANDS = frozenset({
@@ -22,10 +26,6 @@ class Redis(Target):
         return f"{self.name} {s.get('host', '127.0.0.1')}:{s.get('port', 6379)}"
 
     def _connect(self) -> Any:
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
         s = self.settings
         client = redis.Redis(
             host=s.get("host", "127.0.0.1"), port=s.get("port", 6379), username=s.get("username"),
@@ -36,12 +36,13 @@ class Redis(Target):
             # would cost four timeouts (and four connections) instead of one
             retry=Retry(NoBackoff(), 0),
         )
-        client.ping()
+        client.ping()  # connects and authenticates (AUTH/HELLO go first on the connection)
         return client
 
-    def call(self, *args: Any) -> Any:
-        import redis
+    def _probe_read(self) -> None:
+        """Nothing more: connecting sent PING, the cheap read, after authenticating."""
 
+    def call(self, *args: Any) -> Any:
         name = str(args[0]).upper()
         two = f"{name} {str(args[1]).upper()}" if len(args) > 1 else name
         if name not in READ_COMMANDS and two not in READ_COMMANDS:
@@ -55,13 +56,14 @@ class Redis(Target):
             raise self.unavailable(exc) from None
 
     def info(self, section: str | None = None) -> dict[str, Any]:
-        return self.call("INFO", section) if section else self.call("INFO")
+        info: dict[str, Any] = self.call("INFO", section) if section else self.call("INFO")
+        return info
 
     def config_get(self, name: str) -> str | None:
         result = self.call("CONFIG", "GET", name)
         if isinstance(result, dict):
             return result.get(name)
-        pairs = dict(zip(result[::2], result[1::2]))
+        pairs = dict(zip(result[::2], result[1::2], strict=False))
         return pairs.get(name)
 
     def scan_keys(self, pattern: str, limit: int = 1000, max_calls: int = 500) -> list[str]:
@@ -82,4 +84,4 @@ class Sentinel(Redis):
         raw = self.call("SENTINEL", "MASTER", self.settings.get("master_name", "mymaster"))
         if isinstance(raw, dict):
             return raw
-        return dict(zip(raw[::2], raw[1::2]))
+        return dict(zip(raw[::2], raw[1::2], strict=False))

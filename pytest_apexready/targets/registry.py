@@ -14,13 +14,18 @@ its fixture (``-m database`` never imports the Kubernetes client).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..redact import Secret
 
-__all__ = ["TargetKind", "TARGETS", "KINDS", "COMPONENTS", "Number", "kind"]
+if TYPE_CHECKING:
+    from .base import Target
+
+__all__ = ["COMPONENTS", "FIXTURES", "KINDS", "TARGETS", "Number", "TargetKind", "UnknownTarget", "by_fixture",
+           "component_markers", "kind", "readme_table"]
 
 
 class Number:
@@ -58,6 +63,25 @@ class TargetKind:
         if not self.fixture:
             object.__setattr__(self, "fixture", self.name)
 
+    def load(self) -> type[Target]:
+        """Import the client class (raises ImportError when its library is missing)."""
+        from .base import Target
+
+        module, cls = self.client.split(":")
+        client = getattr(importlib.import_module(f"{__package__}.{module}"), cls)
+        if not (isinstance(client, type) and issubclass(client, Target)):
+            raise TypeError(f"target kind {self.name}: {self.client} is not a Target subclass")
+        return client
+
+
+class UnknownTarget(LookupError):
+    """A name that is not a target kind: says which kinds exist and where a new one goes."""
+
+    def __init__(self, name: str):
+        super().__init__(f"unknown target {name!r}: target kinds are {sorted(KINDS)}; a new kind is one "
+                         "TargetKind in pytest_apexready/targets/registry.py (README: \"Adding a target kind\")")
+        self.name = name
+
 
 _PG = {"host": str, "port": int, "dbname": str, "user": str, "password": Secret,
        "connect_timeout": Number, "sslmode": str}
@@ -65,48 +89,98 @@ _REDIS = {"host": str, "port": int, "username": str, "password": Secret,
           "connect_timeout": Number, "ssl": bool}
 
 _RO_PG = "sessions run with default_transaction_read_only; read-only"
+_PSYCOPG = "psycopg[binary]>=3.1"
+_REDIS_PY = "redis>=5.0"
 
 TARGETS: tuple[TargetKind, ...] = (
-    TargetKind("postgres", "postgres", "postgres:Postgres", _PG,
-               f"PostgreSQL primary of [targets.postgres]: settings, catalogs, statistics ({_RO_PG}).",
-               "psycopg[binary]>=3.1", sandbox_port=25432),
-    TargetKind("postgres_replica", "postgres", "postgres:Postgres", _PG,
-               f"PostgreSQL streaming replica of [targets.postgres_replica]: recovery state, lag ({_RO_PG}).",
-               "psycopg[binary]>=3.1", sandbox_port=25433),
-    TargetKind("pgbouncer", "postgres", "postgres:PgBouncer", _PG,
-               "PgBouncer admin console of [targets.pgbouncer]: SHOW CONFIG, SHOW POOLS (SHOW commands only; read-only).",
-               "psycopg[binary]>=3.1", sandbox_port=26432),
-    TargetKind("redis", "redis", "redis:Redis", _REDIS,
-               "Redis primary of [targets.redis]: CONFIG GET, INFO, SCAN, TTL (an allow-list of read commands; read-only).",
-               "redis>=5.0", sandbox_port=26379),
-    TargetKind("redis_replica", "redis", "redis:Redis", _REDIS,
-               "Redis replica of [targets.redis_replica]: INFO replication (read commands only; read-only).",
-               "redis>=5.0", sandbox_port=26380),
-    TargetKind("redis_sentinel", "redis", "redis:Sentinel", {**_REDIS, "master_name": str},
-               "Redis Sentinel of [targets.redis_sentinel]: SENTINEL MASTER, CKQUORUM (read commands only; read-only).",
-               "redis>=5.0", sandbox_port=26381),
-    TargetKind("clickhouse", "clickhouse", "clickhouse:ClickHouse",
-               {"host": str, "port": int, "username": str, "password": Secret, "database": str, "secure": bool,
-                "connect_timeout": Number},
-               "ClickHouse over HTTP of [targets.clickhouse]: system tables, settings (queries run with readonly=1).",
-               "clickhouse-connect>=0.7", sandbox_port=28123),
-    TargetKind("kubernetes", "k8s", "k8s:Kubernetes",
-               {"kubeconfig": str, "context": str, "namespace": str, "request_timeout": Number, "backend": list,
-                "console": str, "cronjobs": list, "backend_secret": str},
-               "Kubernetes API of [targets.kubernetes]: one list per kind, cached for the run (get and list only; "
-               "read-only).",
-               "kubernetes>=29.0", sandbox_port=26443),
+    TargetKind(
+        "postgres", "postgres", "postgres:Postgres", _PG,
+        f"PostgreSQL primary of [targets.postgres]: settings, catalogs, statistics ({_RO_PG}).",
+        _PSYCOPG, sandbox_port=25432),
+    TargetKind(
+        "postgres_replica", "postgres", "postgres:Postgres", _PG,
+        f"PostgreSQL streaming replica of [targets.postgres_replica]: recovery state, lag ({_RO_PG}).",
+        _PSYCOPG, sandbox_port=25433),
+    TargetKind(
+        "pgbouncer", "postgres", "postgres:PgBouncer", _PG,
+        "PgBouncer of [targets.pgbouncer]: SHOW CONFIG, SHOW POOLS on its admin console, SELECT 1 through the pool "
+        "(SHOW and SELECT only; read-only).",
+        _PSYCOPG, sandbox_port=26432),
+    TargetKind(
+        "redis", "redis", "redis:Redis", _REDIS,
+        "Redis primary of [targets.redis]: CONFIG GET, INFO, SCAN, TTL (an allow-list of read commands; read-only).",
+        _REDIS_PY, sandbox_port=26379),
+    TargetKind(
+        "redis_replica", "redis", "redis:Redis", _REDIS,
+        "Redis replica of [targets.redis_replica]: INFO replication (read commands only; read-only).",
+        _REDIS_PY, sandbox_port=26380),
+    TargetKind(
+        "redis_sentinel", "redis", "redis:Sentinel", {**_REDIS, "master_name": str},
+        "Redis Sentinel of [targets.redis_sentinel]: SENTINEL MASTER, CKQUORUM (read commands only; read-only).",
+        _REDIS_PY, sandbox_port=26381),
+    TargetKind(
+        "clickhouse", "clickhouse", "clickhouse:ClickHouse",
+        {"host": str, "port": int, "username": str, "password": Secret, "database": str, "secure": bool,
+         "connect_timeout": Number},
+        "ClickHouse over HTTP of [targets.clickhouse]: system tables, settings (queries run with readonly=1; "
+        "read-only).",
+        "clickhouse-connect>=0.7", sandbox_port=28123),
+    TargetKind(
+        "kubernetes", "k8s", "k8s:Kubernetes",
+        {"kubeconfig": str, "context": str, "namespace": str, "request_timeout": Number, "backend": list,
+         "console": str, "cronjobs": list, "backend_secret": str},
+        "Kubernetes API of [targets.kubernetes]: one list per kind, cached for the run (GET only; read-only).",
+        "kubernetes>=29.0", sandbox_port=26443),
 )
 
 #: kind name -> kind
 KINDS: Mapping[str, TargetKind] = {k.name: k for k in TARGETS}
 
 
+#: fixture name -> kind
+FIXTURES: Mapping[str, TargetKind] = {k.fixture: k for k in TARGETS}
+
+
 def kind(name: str) -> TargetKind | None:
     return KINDS.get(name)
+
+
+def by_fixture(fixture: str) -> TargetKind | None:
+    return FIXTURES.get(fixture)
 
 
 #: component markers, in first-seen order; a profile may declare any of them absent.
 #: Components no target kind reads yet stay listed until their kind lands in TARGETS.
 _PLANNED = ("aws", "http", "dns", "tls", "prometheus", "alertmanager", "grafana", "loki")
 COMPONENTS: tuple[str, ...] = tuple(dict.fromkeys([k.component for k in TARGETS] + list(_PLANNED)))
+
+
+def component_markers() -> dict[str, str]:
+    """Marker name -> the line ``pytest --markers`` shows for it."""
+    out = {}
+    for comp in COMPONENTS:
+        kinds = [k.name for k in TARGETS if k.component == comp]
+        reads = f"targets {', '.join(kinds)}" if kinds else "no target kind yet"
+        out[comp] = f"checks that read {comp} ({reads}); [absent] {comp} = \"why\" makes them not applicable"
+    return out
+
+
+def _type_name(typ: Any) -> str:
+    return {Number: "number", Secret: "secret"}.get(typ, getattr(typ, "__name__", str(typ)))
+
+
+def readme_table() -> str:
+    """The README's target table, between its ``<!-- targets:begin -->`` and ``<!-- targets:end -->`` lines.
+
+    ``python -m pytest_apexready.targets`` prints it; tests/test_target_registry.py checks that the
+    README holds exactly this.
+    """
+    rows = ["| target | fixture | marker | client | keys | sandbox port | needs | reads |",
+            "|---|---|---|---|---|---|---|---|"]
+    for k in TARGETS:
+        keys = ", ".join(f"{key} ({_type_name(t)})" for key, t in k.schema.items())
+        port = str(k.sandbox_port) if k.sandbox_port is not None else "-"
+        reads = f"{k.doc} {k.notes}".strip().replace("|", "\\|")
+        rows.append(f"| `[targets.{k.name}]` | `{k.fixture}` | `{k.component}` | `{k.client}` | {keys} | {port} "
+                    f"| `{k.requires}` | {reads} |")
+    return "\n".join(rows) + "\n"
