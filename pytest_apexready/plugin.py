@@ -14,12 +14,13 @@ import pytest
 from _pytest.mark.structures import Mark, MarkDecorator
 
 from . import fixtures, outcomes as oc
-from .catalog import COMPONENTS, Catalog, Item, load_catalog
+from .catalog import Catalog, Item, load_catalog
 from .evidence import EVIDENCE_KEY
 from .profile import Profile, load_profile
 from .records import Records, load_records
 from .redact import Redactor
 from .targets import Target, open_target
+from .targets.registry import component_markers
 
 __all__ = ["check", "ApexSession", "SESSION_KEY"]
 
@@ -60,8 +61,8 @@ def pytest_configure(config: pytest.Config) -> None:
     catalog = load_catalog()
     for marker, doc in catalog.markers.items():
         config.addinivalue_line("markers", f"{marker}: {doc}")
-    for comp in COMPONENTS:
-        config.addinivalue_line("markers", f"{comp}: checks that read {comp}")
+    for comp, doc in component_markers().items():  # from the target registry
+        config.addinivalue_line("markers", f"{comp}: {doc}")
     config.addinivalue_line("markers", f"{MARK}(item_id): the checklist item this test proves (use pytest_apexready.check)")
     config.addinivalue_line("markers", "attestation: checklist items a person vouches for")
     config.addinivalue_line("markers", "critical: checklist items of critical severity")
