@@ -56,7 +56,7 @@ CH_LOG = LOG_DIR / "clickhouse.log"
 CH_SCHEMA = REPO_ROOT / "sandbox" / "clickhouse_schema.sql"
 CH_MODULE = "sandbox.clickhouse_http"
 
-COMPONENTS = ("postgres", "redis", "clickhouse", "kubernetes")
+COMPONENTS = ("postgres", "redis", "clickhouse", "kubernetes", "monitoring")
 K8S_DIR = SANDBOX_DIR / "k8s"
 K8S_MANIFEST = REPO_ROOT / "sandbox" / "manifests" / "apexmediation.yaml"
 
@@ -213,6 +213,10 @@ def cmd_up(args: argparse.Namespace) -> int:
                 up_clickhouse(creds)
             if "kubernetes" in wanted:
                 up_kubernetes()
+            if "monitoring" in wanted:  # after the databases: its exporters read them
+                from . import monitoring
+
+                monitoring.start(monitoring.COMPLIANT, log=_logger("monitoring"))
         except SandboxError as exc:
             say(f"\nERROR: {exc}")
             say("Partial state left running; `python -m sandbox down` stops it.")
@@ -245,6 +249,10 @@ def cmd_down(args: argparse.Namespace) -> int:
 
             step("kubernetes", "stopping the control plane")
             controlplane.down(K8S_DIR)
+        from . import monitoring
+
+        for stack in monitoring.STACKS.values():
+            monitoring.stop(stack, log=_logger("monitoring"))
         pid = _clickhouse_pid()
         if pid:
             step("clickhouse", f"stopping pid {pid}")
@@ -355,6 +363,9 @@ def _status_rows() -> list[dict[str, Any]]:
                  "pid": comps.get("kube-apiserver", {}).get("pid"), "address": f"{HOST}:{controlplane.DEFAULT_PORTS['apiserver']}",
                  "detail": "etcd, apiserver, controller-manager, scheduler, kwok healthy" if state["healthy"]
                  else f"not healthy: {', '.join(unhealthy)}"})
+    from . import monitoring
+
+    rows += monitoring.status(monitoring.COMPLIANT)
     return rows
 
 
@@ -391,6 +402,11 @@ def main(argv: list[str] | None = None) -> int:
     p_status.set_defaults(func=cmd_status)
     p_deps = sub.add_parser("deps", help="check the Debian packages and Python modules the sandbox needs")
     p_deps.set_defaults(func=cmd_deps)
+    from .monitoring import traffic
+
+    p_traffic = sub.add_parser("traffic", help="bounded load on the sandbox API (--seconds N; faults on demand)")
+    traffic.add_arguments(p_traffic)
+    p_traffic.set_defaults(func=traffic.command)
     args = ap.parse_args(argv)
     try:
         return args.func(args)

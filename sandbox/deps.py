@@ -23,6 +23,11 @@ DEBIAN_PACKAGES: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("redis-sentinel", ["/usr/bin/redis-sentinel"], ("redis",)),
     ("util-linux", ["/usr/sbin/runuser"], ("postgres",)),
     ("chromium", ["/usr/bin/chromium"], ("html",)),      # HTML report tests, not `up`
+    ("prometheus", ["/usr/bin/prometheus", "/usr/bin/promtool"], ("monitoring",)),
+    ("prometheus-alertmanager", ["/usr/bin/prometheus-alertmanager"], ("monitoring",)),
+    ("prometheus-node-exporter", ["/usr/bin/prometheus-node-exporter"], ("monitoring",)),
+    ("prometheus-postgres-exporter", ["/usr/bin/prometheus-postgres-exporter"], ("monitoring",)),
+    ("prometheus-redis-exporter", ["/usr/bin/prometheus-redis-exporter"], ("monitoring",)),
 ]
 
 # (import name, pip requirement, components)
@@ -34,7 +39,7 @@ PYTHON_MODULES: list[tuple[str, str, tuple[str, ...]]] = [
     ("kubernetes", "kubernetes", ("kubernetes",)),
 ]
 
-UP_COMPONENTS = ("postgres", "redis", "clickhouse", "kubernetes")
+UP_COMPONENTS = ("postgres", "redis", "clickhouse", "kubernetes", "monitoring")
 
 
 @dataclass
