@@ -85,10 +85,11 @@ def seed(endpoint: str, *, drifted: bool, scale: Scale | None = None) -> Seeded:
     net = _network(ec2, drifted)
     sgs = _security_groups(ec2, net["vpc"], drifted, scale)
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    app = [ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=net["private"][i % 2],
-                             SecurityGroupIds=[sgs["app"]],
-                             TagSpecifications=_spec("instance", f"apexmediation-app-{i}"))["Instances"][0]["InstanceId"]
-           for i in range(2)]
+    app = []
+    for i in range(2):
+        run = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=net["private"][i % 2],
+                                SecurityGroupIds=[sgs["app"]], TagSpecifications=_spec("instance", f"apexmediation-app-{i}"))
+        app.append(run["Instances"][0]["InstanceId"])
     ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=net["public"][0],
                       SecurityGroupIds=[sgs["bastion"]], TagSpecifications=_spec("instance", "apexmediation-bastion"))
     _databases(c, net, sgs, drifted)
