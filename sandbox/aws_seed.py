@@ -88,7 +88,8 @@ def seed(endpoint: str, *, drifted: bool, scale: Scale | None = None) -> Seeded:
     app = []
     for i in range(2):
         run = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=net["private"][i % 2],
-                                SecurityGroupIds=[sgs["app"]], TagSpecifications=_spec("instance", f"apexmediation-app-{i}"))
+                                SecurityGroupIds=[sgs["app"]],
+                                TagSpecifications=_spec("instance", f"apexmediation-app-{i}"))
         app.append(run["Instances"][0]["InstanceId"])
     ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=net["public"][0],
                       SecurityGroupIds=[sgs["bastion"]], TagSpecifications=_spec("instance", "apexmediation-bastion"))
