@@ -56,7 +56,7 @@ CH_LOG = LOG_DIR / "clickhouse.log"
 CH_SCHEMA = REPO_ROOT / "sandbox" / "clickhouse_schema.sql"
 CH_MODULE = "sandbox.clickhouse_http"
 
-COMPONENTS = ("postgres", "redis", "clickhouse", "kubernetes", "monitoring")
+COMPONENTS = ("postgres", "redis", "clickhouse", "kubernetes", "monitoring", "aws")
 K8S_DIR = SANDBOX_DIR / "k8s"
 K8S_MANIFEST = REPO_ROOT / "sandbox" / "manifests" / "apexmediation.yaml"
 
@@ -217,6 +217,10 @@ def cmd_up(args: argparse.Namespace) -> int:
                 from . import monitoring
 
                 monitoring.start(monitoring.COMPLIANT, log=_logger("monitoring"))
+            if "aws" in wanted:
+                from . import aws
+
+                aws.up()
         except SandboxError as exc:
             say(f"\nERROR: {exc}")
             say("Partial state left running; `python -m sandbox down` stops it.")
@@ -253,6 +257,10 @@ def cmd_down(args: argparse.Namespace) -> int:
 
         for stack in monitoring.STACKS.values():
             monitoring.stop(stack, log=_logger("monitoring"))
+        from . import aws
+
+        if aws.down():
+            step("aws", "stopped")
         pid = _clickhouse_pid()
         if pid:
             step("clickhouse", f"stopping pid {pid}")
@@ -366,6 +374,9 @@ def _status_rows() -> list[dict[str, Any]]:
     from . import monitoring
 
     rows += monitoring.status(monitoring.COMPLIANT)
+    from . import aws
+
+    rows.append(aws.status())
     return rows
 
 

@@ -37,9 +37,11 @@ PYTHON_MODULES: list[tuple[str, str, tuple[str, ...]]] = [
     ("chdb", "chdb", ("clickhouse",)),
     ("yaml", "PyYAML", ("kubernetes",)),
     ("kubernetes", "kubernetes", ("kubernetes",)),
+    ("moto.server", "moto[server]>=5.2", ("aws",)),
+    ("trustme", "trustme", ("aws",)),
 ]
 
-UP_COMPONENTS = ("postgres", "redis", "clickhouse", "kubernetes", "monitoring")
+UP_COMPONENTS = ("postgres", "redis", "clickhouse", "kubernetes", "monitoring", "aws")
 
 
 @dataclass

@@ -131,6 +131,18 @@ TARGETS: tuple[TargetKind, ...] = (
          "console": str, "cronjobs": list, "backend_secret": str},
         "Kubernetes API of [targets.kubernetes]: one list per kind, cached for the run (GET only; read-only).",
         "kubernetes>=29.0", sandbox_port=26443),
+    TargetKind(
+        "aws", "aws", "aws:Aws",
+        {"region": str, "endpoint_url": str, "role_arn": str, "profile": str, "access_key_id": Secret,
+         "secret_access_key": Secret, "connect_timeout": Number, "read_timeout": Number, "max_attempts": int,
+         "vpc": str, "eks_cluster": str, "db_instance": str, "replication_group": str, "load_balancer": str,
+         "health_check_path": str, "distribution": str, "origins": list, "public_names": list, "web_acl": str,
+         "shield": str, "bastion": str, "bastion_cidrs": list, "secrets": dict, "repositories": list,
+         "images": list, "max_high_findings": int, "backup_bucket": str, "export_prefix": str,
+         "backup_prefix": str},
+        "AWS account of [targets.aws] through boto3: one Describe/List/Get call per resource type, cached for the "
+        "run (read-only; README \"AWS\" has the IAM policy).",
+        "boto3>=1.34", sandbox_port=24566),
 )
 
 #: kind name -> kind
