@@ -78,6 +78,8 @@ class ContinuousPlugin:
                                       items: list[pytest.Item]) -> None:
         from .plugin import ITEM_KEY
 
+        if getattr(self._session(), "profile", None) is not None:
+            self.go_live()  # a malformed go_live stops the run here, before any target is contacted
         keep: list[pytest.Item] = []
         drop: list[pytest.Item] = []
         for item in items:
@@ -122,7 +124,7 @@ class ContinuousPlugin:
                     self._stored_runs.append((stamp, rid))
             except st.StoreError as exc:
                 self.lines.append((f"apexready store: {exc}", {"red": True}))
-        window = p.repeat or dt.timedelta(hours=24)
+        window = p.repeat or dt.timedelta(hours=1)  # a phase's CronJob starts at its time; allow a late start
         for when in ph.occurrences(p, go_live):
             found = next((r for t, r in self._stored_runs if when <= t < when + window), None)
             if found is not None:
@@ -133,9 +135,10 @@ class ContinuousPlugin:
 
     # -- after the files are written: metrics and the store ----------------------------------------------------
     @pytest.hookimpl(trylast=True)  # after the sign-off plugin wrote the signed archive
-    def pytest_apexready_written(self, record: dict[str, Any], outdir: Path, config: pytest.Config) -> None:
+    def pytest_apexready_written(self, slot: Any, outdir: Path, config: pytest.Config) -> None:
         if self.is_worker:
             return
+        record: dict[str, Any] = slot.record.to_json()  # the JSON layout: what metrics and the store read
         if config.option.apex_metrics:
             from .metrics import write_metrics
 

@@ -191,7 +191,7 @@ def store_run(store: Store, record: dict[str, Any], outdir: Path) -> StoredRun:
     if RECORD_NAME not in files:
         raise StoreError(f"store {store.url}: {outdir / RECORD_NAME} was not written; nothing to store")
     current = latest(store, env)
-    if current is None or current <= rid:
+    if current is None or current[:16] <= rid[:16]:  # by start time; a run of the same second wins too
         store.put(f"{env}/{LATEST}", (rid + "\n").encode("ascii"))
     return StoredRun(env, rid, tuple(files), f"{store.url.rstrip('/')}/{env}/{rid}/")
 
