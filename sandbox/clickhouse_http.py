@@ -41,6 +41,7 @@ import argparse
 import base64
 import email.parser
 import email.policy
+import email.utils
 import hashlib
 import hmac
 import http.server
@@ -53,29 +54,31 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .clickhouse_wire import (  # the wire conventions this server speaks
     AUTHENTICATION_FAILED,
-    CHError,
     DEFAULT_SERVER_SETTINGS,
+    DF_FORMATS,
     NOT_IMPLEMENTED,
     READONLY,
+    SETTING_NAME_RE,
     SYNTAX_ERROR,
     TRANSPORT_PARAMS,
     TRANSPORT_PREFIXES,
     UNKNOWN_EXCEPTION,
     UNKNOWN_FORMAT,
     UNKNOWN_SETTING,
-    _DF_FORMATS,
-    _SETTING_NAME_RE,
-    _content_type_for,
+    CHError,
+    content_type_for,
     decode_content,
     decode_native_blocks,
     encode_response,
@@ -107,6 +110,12 @@ def _check_password(users: Mapping[str, User], name: str, password: str) -> User
 # --------------------------------------------------------------------------- engine
 
 
+def _log_swallowed(what: str, exc: BaseException) -> None:
+    """An error that is not the client's to see (clean-up after another error, a client gone): the server log."""
+    sys.stderr.write(f"clickhouse_http: {what} failed (ignored): {type(exc).__name__}: {exc}\n")
+    sys.stderr.flush()
+
+
 @dataclass
 class ExecResult:
     body: bytes = b""
@@ -118,8 +127,13 @@ class Engine:
     """The one chdb session of this process, with per-request settings/database handling."""
 
     def __init__(self, data_dir: str, server_settings: Mapping[str, str] | None = None):
+        from chdb import ChdbError
         from chdb import session as chdb_session
 
+        # What the engine raises for a statement it refuses or fails (ChdbError: queries; RuntimeError: the
+        # streaming insert and a closed session; ValueError: query parameters). Anything else is a bug of
+        # this server and gets the catch-all's UNKNOWN_EXCEPTION (logged with its traceback).
+        self.errors: tuple[type[Exception], ...] = (ChdbError, RuntimeError, ValueError)
         Path(data_dir).mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
         self.lock = threading.RLock()
@@ -135,16 +149,16 @@ class Engine:
         self.version, self.timezone = row.split("\t")
 
     # -- low level
-    def _query(self, sql: str, fmt: str = "TabSeparated", params: Mapping[str, str] | None = None):
+    def _query(self, sql: str, fmt: str = "TabSeparated", params: Mapping[str, str] | None = None) -> Any:
         return self.session.query(sql, fmt, params=dict(params or {}))
 
     def _set(self, key: str, value: str | None) -> None:
-        if not _SETTING_NAME_RE.match(key):
+        if not SETTING_NAME_RE.match(key):
             raise CHError.make(UNKNOWN_SETTING, f"Setting {key!r} is neither a builtin setting nor a valid name", 404)
         literal = "DEFAULT" if value is None else sql_literal(value)
         try:
             self._query(f"SET {key} = {literal}")
-        except Exception as ex:
+        except self.errors as ex:
             raise CHError.from_engine(ex) from None
 
     def classify(self, sql: str) -> tuple[str, int, bool]:
@@ -156,7 +170,8 @@ class Engine:
         # fallback for chdb builds without classify_query: conservative keyword test
         head = re.sub(r"^(\s|--[^\n]*\n|/\*.*?\*/)+", "", sql, flags=re.S).split(None, 1)
         word = head[0].upper() if head else ""
-        cls = "READ_ONLY" if word in ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS", "EXPLAIN", "(") else "MUTATING"
+        read_only = word in ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS", "EXPLAIN", "(")
+        cls = "READ_ONLY" if read_only else "MUTATING"
         return cls, 1, False
 
     # -- per-request state
@@ -165,7 +180,7 @@ class Engine:
         if db != self.current_db:
             try:
                 self._query(f"USE `{db.replace('`', '``')}`")
-            except Exception as ex:
+            except self.errors as ex:
                 raise CHError.from_engine(ex) from None
             self.current_db = db
         for key in list(self.applied):
@@ -192,7 +207,7 @@ class Engine:
     def run(self, sql: str, fmt: str, params: Mapping[str, str]) -> ExecResult:
         try:
             res = self._query(sql, fmt, params)
-        except Exception as ex:
+        except self.errors as ex:
             raise CHError.from_engine(ex) from None
         body = res.bytes()
         summary = {
@@ -211,7 +226,7 @@ class Engine:
         t0 = time.perf_counter()
         try:
             ins = self.session.send_insert(statement, fmt)
-        except Exception as ex:
+        except self.errors as ex:
             raise CHError.from_engine(ex) from None
         try:
             view = memoryview(data)
@@ -219,11 +234,11 @@ class Engine:
             for off in range(0, len(view), step):
                 ins.append(bytes(view[off : off + step]))
             result = ins.finish()
-        except Exception as ex:
+        except self.errors as ex:
             try:
                 ins.cancel()
-            except Exception:
-                pass
+            except RuntimeError as cancel_error:  # what chdb's cancel raises
+                _log_swallowed("cancelling the failed INSERT", cancel_error)
             raise CHError.from_engine(ex) from None
         summary = {
             "read_rows": "0",
@@ -241,8 +256,8 @@ class Engine:
         with self.lock:
             try:
                 self.session.close()
-            except Exception:
-                pass
+            except self.errors as ex:  # at shutdown: nothing left to do about it
+                _log_swallowed("closing the chdb session", ex)
 
     # -- schema
     def apply_schema(self, schema_path: str) -> str:
@@ -263,12 +278,12 @@ class Engine:
                 return "skipped"
         try:
             self._query(sql)
-        except Exception as ex:
-            if db:
+        except self.errors as ex:
+            if db:  # a half-created database would make the next start skip the schema
                 try:
                     self._query(f"DROP DATABASE IF EXISTS `{db}` SYNC")
-                except Exception:
-                    pass
+                except self.errors as drop_error:
+                    _log_swallowed(f"dropping the half-created database {db}", drop_error)
             raise CHError.from_engine(ex) from None
         if marker is not None:
             marker.write_text(schema_path + "\n")
@@ -282,7 +297,7 @@ class ClickHouseHTTPServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, addr, engine: Engine, users: Mapping[str, User], quiet: bool = False):
+    def __init__(self, addr: tuple[str, int], engine: Engine, users: Mapping[str, User], quiet: bool = False):
         self.engine = engine
         self.users = dict(users)
         self.quiet = quiet
@@ -295,7 +310,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     server: ClickHouseHTTPServer
 
     # silence the default access log; we write our own line per request
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:
@@ -398,7 +413,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             payload = result.body
             if result.fmt is not None:
                 headers["X-ClickHouse-Format"] = result.fmt
-                headers["Content-Type"] = _content_type_for(result.fmt)
+                headers["Content-Type"] = content_type_for(result.fmt)
             else:
                 headers["Content-Type"] = "text/plain; charset=UTF-8"
             if params.get("enable_http_compression") in ("1", "true") and payload:
@@ -409,16 +424,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._send(200, payload, headers)
         except (BrokenPipeError, ConnectionResetError):
             status = 499
-        except Exception as ex:  # a bug here: still answer like ClickHouse would
+        except Exception as ex:  # a bug here: logged, and still answered like ClickHouse would
             status = 500
+            sys.stderr.write(f"clickhouse_http: {self.command} {urlsplit(self.path).path}: unexpected error\n"
+                             + traceback.format_exc())
+            text = f"Code: {UNKNOWN_EXCEPTION}. DB::Exception: {type(ex).__name__}: {ex}. (UNKNOWN_EXCEPTION)\n"
             try:
-                self._send(
-                    500,
-                    f"Code: {UNKNOWN_EXCEPTION}. DB::Exception: {type(ex).__name__}: {ex}. (UNKNOWN_EXCEPTION)\n".encode(),
-                    {"X-ClickHouse-Exception-Code": str(UNKNOWN_EXCEPTION), "Content-Type": "text/plain; charset=UTF-8"},
-                )
-            except Exception:
-                pass
+                self._send(500, text.encode(), {"X-ClickHouse-Exception-Code": str(UNKNOWN_EXCEPTION),
+                                                "Content-Type": "text/plain; charset=UTF-8"})
+            except OSError as send_error:  # the client is gone
+                _log_swallowed("sending the 500 answer", send_error)
         finally:
             self._log(status, self._qlog, user_name, t0)
 
@@ -430,7 +445,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             try:
                 raw = base64.b64decode(auth[6:].strip()).decode("utf-8")
                 name, _, password = raw.partition(":")
-            except Exception:
+            except ValueError:  # not base64 (binascii.Error) or not UTF-8: no user, so a 403 below
                 name, password = "", ""
         if name is None:
             name = params.get("user", "default")
@@ -451,8 +466,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         )
         query = b""
         for part in msg.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            data = part.get_payload(decode=True) or b""
+            raw_name = part.get_param("name", header="content-disposition")
+            name = email.utils.collapse_rfc2231_value(raw_name) if raw_name else ""
+            payload = part.get_payload(decode=True)  # bytes for a non-multipart part
+            data = payload if isinstance(payload, bytes) else b""
             if part.get_filename():
                 raise CHError.make(NOT_IMPLEMENTED, "External data (temporary tables) is not supported by this server")
             if name == "query":
@@ -520,7 +537,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # appended, so the engine enforces readonly too) to get the engine's syntax error
             if ro and qclass not in ("READ_ONLY", "UNKNOWN"):
                 raise CHError.make(READONLY, f"{user.name}: Cannot execute query in readonly mode")
-            if default_format.lower() in _DF_FORMATS:
+            if default_format.lower() in DF_FORMATS:
                 raise CHError.make(UNKNOWN_FORMAT, f"Unknown output format {default_format}", 404)
             m_head = re.match(r"(?:\s|--[^\n]*\n|/\*.*?\*/)*(SET|USE)\b", sql_text, flags=re.S | re.I)
             stmt_head = m_head.group(1).upper() if m_head else ""
@@ -543,7 +560,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if ro:
                     sql_run = strip_trailing_semicolons(sql_text) + f"\nSETTINGS readonly={ro}"
                 fmt = output_format_of(sql_text, default_format)
-                if fmt.lower() in _DF_FORMATS:
+                if fmt.lower() in DF_FORMATS:
                     raise CHError.make(UNKNOWN_FORMAT, f"Unknown output format {fmt}", 404)
                 result = engine.run(sql_run, default_format, query_params)
                 if qclass == "READ_ONLY" or result.body:
@@ -593,7 +610,7 @@ def serve(
         sys.stderr.write(f"clickhouse_http: schema {schema_path}: {outcome}\n")
     httpd = ClickHouseHTTPServer((host, port), engine, users, quiet=quiet)
 
-    def _stop(signum, frame):  # noqa: ARG001
+    def _stop(signum: int, frame: object) -> None:
         threading.Thread(target=httpd.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, _stop)
@@ -757,7 +774,7 @@ def wait_ready(
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"clickhouse_http server exited with code {proc.returncode} before it was ready")
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback only
+            with urllib.request.urlopen(url, timeout=2) as resp:  # loopback only
                 if resp.status == 200 and resp.read().startswith(b"Ok."):
                     return time.monotonic() - t0
         except (urllib.error.URLError, ConnectionError, OSError):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import gzip
+import importlib
 import re
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 # --------------------------------------------------------------------------- constants
 
@@ -45,13 +49,13 @@ TRANSPORT_PARAMS = frozenset(
 )
 TRANSPORT_PREFIXES = ("param_", "http_")
 
-_SETTING_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SETTING_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
 _FORMAT_TAIL_RE = re.compile(
     r"\bFORMAT\s+([A-Za-z][A-Za-z0-9_]*)\s*(?:SETTINGS\b[^;]*)?[\s;]*$", re.IGNORECASE | re.DOTALL
 )
 _CODE_RE = re.compile(r"Code: (\d+)\.")
-_DF_FORMATS = {"dataframe", "datastore", "arrowtable", "debug"}
+DF_FORMATS = {"dataframe", "datastore", "arrowtable", "debug"}
 
 # ClickHouse error codes used here
 SYNTAX_ERROR = 62
@@ -99,13 +103,13 @@ class CHError(Exception):
         self.http_status = http_status or _STATUS_BY_CODE.get(code, 500)
 
     @classmethod
-    def make(cls, code: int, text: str, http_status: int | None = None) -> "CHError":
+    def make(cls, code: int, text: str, http_status: int | None = None) -> CHError:
         name = _ERROR_NAMES.get(code, "")
         suffix = f" ({name})" if name else ""
         return cls(code, f"Code: {code}. DB::Exception: {text}.{suffix}", http_status)
 
     @classmethod
-    def from_engine(cls, exc: BaseException, user: str | None = None) -> "CHError":
+    def from_engine(cls, exc: BaseException, user: str | None = None) -> CHError:
         msg = str(exc).strip()
         for prefix in ("Streaming insert append failed: ", "Streaming insert finish failed: "):
             if msg.startswith(prefix):
@@ -243,7 +247,7 @@ def sql_literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _content_type_for(fmt: str) -> str:
+def content_type_for(fmt: str) -> str:
     f = fmt.lower()
     if f.startswith("json") or f.startswith("ndjson"):
         return "application/json; charset=UTF-8"
@@ -293,25 +297,40 @@ def decode_content(body: bytes, encoding: str) -> bytes:
         if enc == "zstd":
             return _zstd_module().decompress(body)  # handles concatenated frames
         if enc == "br":
-            import brotli  # type: ignore
+            import brotli
 
             return brotli.decompress(body)
-    except CHError:
-        raise
-    except Exception as ex:  # corrupt data
+    except ImportError as ex:  # the codec is not installed here
+        raise CHError.make(NOT_IMPLEMENTED, f"Unsupported Content-Encoding: {enc} ({ex})") from None
+    except _codec_errors() as ex:  # corrupt data
         raise CHError.make(CANNOT_DECOMPRESS, f"Cannot decompress {enc} request body: {ex}", 400) from None
     raise CHError.make(NOT_IMPLEMENTED, f"Unsupported Content-Encoding: {enc}")
 
 
-def _zstd_module():
-    try:
-        from compression import zstd  # type: ignore  # Python 3.14+
-    except ImportError:
+def _zstd_module() -> Any:
+    """The first zstd codec installed: the standard library's (Python 3.14+), its backport, or zstandard."""
+    for name in ("compression.zstd", "backports.zstd", "zstandard"):
         try:
-            from backports import zstd  # type: ignore
+            return importlib.import_module(name)
         except ImportError:
-            import zstandard as zstd  # type: ignore
-    return zstd
+            continue
+    raise ImportError("no zstd codec installed (pip install zstandard)")
+
+
+@functools.cache
+def _codec_errors() -> tuple[type[Exception], ...]:
+    """What the body codecs raise on corrupt or truncated input: zlib.error; gzip's BadGzipFile (an OSError)
+    and EOFError; lz4.frame's RuntimeError; the ValueError raised here for a truncated stream; and the
+    lz4 block codec's, zstd's and brotli's own error classes, for those installed."""
+    errors: list[type[Exception]] = [zlib.error, OSError, EOFError, RuntimeError, ValueError]
+    for module, attr in (("lz4.block", "LZ4BlockError"), ("brotli", "error")):
+        try:
+            errors.append(getattr(importlib.import_module(module), attr))
+        except ImportError:
+            continue
+    with contextlib.suppress(ImportError):
+        errors.append(_zstd_module().ZstdError)
+    return tuple(errors)
 
 
 def decode_native_blocks(body: bytes) -> bytes:
@@ -341,9 +360,10 @@ def decode_native_blocks(body: bytes) -> bytes:
                 out += _zstd_module().decompress(payload)
             else:
                 raise CHError.make(CANNOT_DECOMPRESS, f"Unknown compression method 0x{method:02x}", 400)
-        except CHError:
-            raise
-        except Exception as ex:
+        except ImportError as ex:
+            raise CHError.make(NOT_IMPLEMENTED,
+                               f"Compression method 0x{method:02x} is not supported here ({ex})") from None
+        except _codec_errors() as ex:
             raise CHError.make(CANNOT_DECOMPRESS, f"Cannot decompress block: {ex}", 400) from None
         i += 16 + csize
     return bytes(out)

@@ -16,7 +16,7 @@ def free_port() -> int:
 class SilentServer:
     """Accepts TCP connections and never says a word; counts the connections."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
@@ -39,7 +39,7 @@ class SilentServer:
         for c in self.conns:
             c.close()
 
-    def __enter__(self) -> "SilentServer":
+    def __enter__(self) -> SilentServer:
         return self
 
     def __exit__(self, *exc: object) -> None:

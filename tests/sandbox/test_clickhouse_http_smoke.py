@@ -15,9 +15,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 import clickhouse_connect
+import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError, ProgrammingError
 
 from netutil import free_port
@@ -78,12 +77,13 @@ def test_ping(server):
 def test_checker_connect_and_query(server):
     c = _client(server, settings={"readonly": 1})
     assert c.server_version
-    rows = dict(
-        (name, (value, changed))
+    rows = {
+        name: (value, changed)
         for name, value, changed in c.query(
-            "SELECT name, value, changed FROM system.settings WHERE name IN ('max_memory_usage','max_threads','readonly')"
+            "SELECT name, value, changed FROM system.settings "
+            "WHERE name IN ('max_memory_usage','max_threads','readonly')"
         ).result_rows
-    )
+    }
     assert rows["readonly"][0] == "1"
     assert int(rows["max_memory_usage"][0]) > 0 and rows["max_memory_usage"][1] == 1
     assert rows["max_threads"][1] == 1
@@ -98,14 +98,16 @@ def test_schema_shape(server):
     tables = {
         r[0]: r[1:]
         for r in c.query(
-            "SELECT name, engine, partition_key, create_table_query FROM system.tables WHERE database = 'apexmediation'"
+            "SELECT name, engine, partition_key, create_table_query FROM system.tables "
+            "WHERE database = 'apexmediation'"
         ).result_rows
     }
     mvs = [n for n, (engine, _, _) in tables.items() if engine == "MaterializedView"]
     assert sorted(mvs) == ["mv_clicks_hourly", "mv_impressions_hourly", "mv_publisher_daily", "mv_revenue_daily"]
     for name in ("impressions", "clicks", "revenue_events", "ad_requests"):
         engine, pkey, ddl = tables[name]
-        assert engine == "MergeTree" and pkey == "toYYYYMM(event_time)" and "TTL event_time + toIntervalMonth(13)" in ddl
+        assert engine == "MergeTree" and pkey == "toYYYYMM(event_time)"
+        assert "TTL event_time + toIntervalMonth(13)" in ddl
     for name in ("impressions_hourly", "clicks_hourly", "revenue_daily", "publisher_daily"):
         assert c.command(f"SELECT count() FROM {name}") > 0
         assert "TTL" in tables[name][2]
@@ -134,7 +136,7 @@ def test_readonly_checker(server):
             c.command(sql)
     with pytest.raises(ProgrammingError):  # the driver itself refuses: system.settings says readonly
         c.query("SELECT 1", settings={"max_threads": 1})
-    status, headers, body = _http(server, "SELECT 1", "readonly=0", auth=(CHECKER, CHECKER_PW))
+    _, headers, _ = _http(server, "SELECT 1", "readonly=0", auth=(CHECKER, CHECKER_PW))
     assert headers.get("X-ClickHouse-Exception-Code") == "164"
     # GET (ClickHouse: at least readonly=2) must not relax the checker's readonly=1
     req = urllib.request.Request(f"http://127.0.0.1:{server['port']}/?query=SELECT+1&max_threads=1",
@@ -189,7 +191,7 @@ def test_admin_insert_many_blocks(server, compress):
 def test_insert_feeds_materialized_views(server):
     a = _client(server, ADMIN, ADMIN_PW)
     before = a.command("SELECT sum(clicks) FROM clicks_hourly WHERE publisher_id = 4242")
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     a.insert("clicks", [[now, 4242, 1, 1, "admob", "US", "ios"]] * 3,
              column_names=["event_time", "publisher_id", "app_id", "ad_unit_id", "network", "country", "platform"])
     assert a.command("SELECT sum(clicks) FROM clicks_hourly WHERE publisher_id = 4242") == before + 3
