@@ -13,13 +13,15 @@ Function API for self-tests::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .common import (
     HOST,
@@ -31,9 +33,9 @@ from .common import (
     make_traversable,
     pg_os_user,
     pid_alive,
+    poll_until,
     process_cmdline,
     read_pidfile,
-    poll_until,
     run,
     stop_pid,
     wait_port,
@@ -181,7 +183,7 @@ class PostgresHandle:
     def stop(self, mode: str = "fast", timeout: int = 60) -> None:
         stop_postgres(self.data_dir, mode=mode, timeout=timeout)
 
-    def __enter__(self) -> "PostgresHandle":
+    def __enter__(self) -> PostgresHandle:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -255,10 +257,8 @@ def _start(data_dir: Path, port: int, log_file: Path, timeout: int, what: str) -
                             "-t", str(timeout), "start"]), check=False, timeout=timeout + 30)
     if proc.returncode != 0:
         tail = ""
-        try:
+        with contextlib.suppress(OSError):  # no log: the error below says so without a tail
             tail = "\n".join(log_file.read_text().splitlines()[-15:])
-        except OSError:
-            pass
         hint = ""
         if "shared memory" in tail or "could not map anonymous shared memory" in tail:
             hint = "\nHint: shared_buffers may be too large for this machine; lower it via settings_overrides."
@@ -391,7 +391,7 @@ def start_replica(
         if running_pid(data_dir):
             raise SandboxError(f"{data_dir} has a running server but no PG_VERSION")
         _prepare_dir(data_dir)
-        for child in data_dir.iterdir():          # pg_basebackup needs an empty dir
+        if any(data_dir.iterdir()):  # pg_basebackup needs an empty dir
             raise SandboxError(f"{data_dir} is not empty and has no PG_VERSION; remove it")
         with primary.connect(SUPERUSER, "postgres") as conn:
             row = conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,)).fetchone()

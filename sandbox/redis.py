@@ -16,9 +16,10 @@ import resource
 import signal
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .common import (
     HOST,
@@ -26,8 +27,8 @@ from .common import (
     ensure_credentials,
     ensure_port_free,
     pid_alive,
-    process_cmdline,
     poll_until,
+    process_cmdline,
     read_pidfile,
     run,
     stop_pid,
@@ -128,7 +129,7 @@ class RedisHandle:
     def stop(self, timeout: float = 30) -> None:
         stop_redis(self.data_dir, self.kind, timeout=timeout)
 
-    def __enter__(self) -> "RedisHandle":
+    def __enter__(self) -> RedisHandle:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -345,7 +346,7 @@ def start_sentinel(
         with handle.client() as r:
             addr = r.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", master_name)
             master = r.execute_command("SENTINEL", "MASTER", master_name)
-        fields = dict(zip(master[::2], master[1::2])) if isinstance(master, list) else dict(master)
+        fields = dict(zip(master[::2], master[1::2], strict=True)) if isinstance(master, list) else dict(master)
         flags = str(fields.get("flags", ""))
         if addr and "disconnected" not in flags and "down" not in flags and int(fields.get("num-slaves", 0)) >= 0:
             log(f"monitoring {master_name} at {addr[0]}:{addr[1]} (flags={flags})")

@@ -40,7 +40,7 @@ KWOK_VERSION = os.environ.get("APEX_KWOK_VERSION", "v0.8.0")
 ETCD_VERSION = os.environ.get("APEX_ETCD_VERSION", "v3.6.16")
 
 K8S_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
-ALL_BINARIES = K8S_BINARIES + ("etcd", "kwok")
+ALL_BINARIES = (*K8S_BINARIES, "etcd", "kwok")
 
 
 def log(msg: str) -> None:
@@ -158,6 +158,8 @@ def build_kubernetes(cache: Path, version: str = K8S_VERSION) -> dict[str, Path]
         "//go:build tools\n\npackage tools\n\nimport (\n"
         + "".join(f'\t_ "k8s.io/kubernetes/cmd/{b}"\n' for b in K8S_BINARIES) + ")\n")
     m = re.match(r"v(\d+)\.(\d+)", version)
+    if m is None:
+        raise BuildError(f"Kubernetes version {version!r} (APEX_K8S_VERSION) is not like v1.36.3")
     pkg = "k8s.io/component-base/version"
     cpkg = "k8s.io/client-go/pkg/version"
     ld = ["-s", "-w"]

@@ -35,7 +35,7 @@ def ensure_pki(data_dir: Path) -> Path:
     x509, hashes, serialization, ec, rsa, EKU, NameOID = _pki()
     pki = data_dir / "pki"
     pki.mkdir(parents=True, exist_ok=True)
-    now = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(minutes=5)
+    now = _dt.datetime.now(_dt.UTC) - _dt.timedelta(minutes=5)
     until = now + _dt.timedelta(days=365)
 
     def name(cn, org=None):
