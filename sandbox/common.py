@@ -13,8 +13,9 @@ import string
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeGuard
 
 from pytest_apexready.targets.registry import TARGETS
 
@@ -189,7 +190,8 @@ def run(cmd: Sequence[str], *, env: Mapping[str, str] | None = None, check: bool
 
 # --------------------------------------------------------------------------- processes & ports
 
-def pid_alive(pid: int | None) -> bool:
+def pid_alive(pid: int | None) -> TypeGuard[int]:
+    """True if *pid* is a live process (not a zombie); a type guard: callers may use *pid* as an int after it."""
     if not pid or pid <= 0:
         return False
     try:
