@@ -16,9 +16,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from . import deps
 from .common import (
@@ -68,16 +69,13 @@ def _logger(component: str) -> Callable[[str], None]:
 @contextmanager
 def _lock() -> Iterator[None]:
     ensure_sandbox_dir()
-    fh = open(SANDBOX_DIR / ".lock", "w")
-    try:
+    with open(SANDBOX_DIR / ".lock", "w") as fh:  # closing it releases the lock
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             say("another `python -m sandbox` command is running; waiting for it ...")
             fcntl.flock(fh, fcntl.LOCK_EX)
         yield
-    finally:
-        fh.close()
 
 
 # --------------------------------------------------------------------------- up
@@ -116,7 +114,7 @@ def _clickhouse_pid() -> int | None:
 
 def _clickhouse_ping(port: int, timeout: float = 2) -> bool:
     try:
-        with urllib.request.urlopen(f"http://{HOST}:{port}/ping", timeout=timeout) as resp:  # noqa: S310
+        with urllib.request.urlopen(f"http://{HOST}:{port}/ping", timeout=timeout) as resp:
             return resp.status == 200 and resp.read().startswith(b"Ok.")
     except (urllib.error.URLError, OSError):
         return False
@@ -328,22 +326,22 @@ def _status_rows() -> list[dict[str, Any]]:
                     else:
                         wr = conn.execute("SELECT status FROM pg_stat_wal_receiver").fetchone()
                         detail = f"PostgreSQL {ver} hot standby, wal receiver {wr[0] if wr else 'absent'}"
-            except Exception as exc:  # noqa: BLE001 - status must not crash
+            except Exception as exc:  # whatever it is, status reports it and goes on
                 detail = f"not answering: {str(exc).splitlines()[0][:80]}"
         row(name, pid, detail)
     bpid = read_pidfile(PGBOUNCER_DIR / "pgbouncer.pid")
     bpid = bpid if pid_alive(bpid) and "pgbouncer" in process_cmdline(bpid) else None
-    row("pgbouncer", bpid, "pool_mode=transaction -> :%d" % PORTS["postgres"] if bpid else "")
+    row("pgbouncer", bpid, f"pool_mode=transaction -> :{PORTS['postgres']}" if bpid else "")
 
     # Redis
     for name, sub, kind in (("redis", "primary", "redis"), ("redis_replica", "replica", "replica"),
                             ("redis_sentinel", "sentinel", "sentinel")):
-        h = rd.RedisHandle(REDIS_DIR / sub, PORTS[name], creds, kind=kind)
-        pid = h.pid() if h.is_running() else None
+        rh = rd.RedisHandle(REDIS_DIR / sub, PORTS[name], creds, kind=kind)
+        pid = rh.pid() if rh.is_running() else None
         detail = ""
         if pid and creds:
             try:
-                with h.client(socket_timeout=3) as r:
+                with rh.client(socket_timeout=3) as r:
                     if kind == "sentinel":
                         addr = r.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", rd.MASTER_NAME)
                         detail = f"monitors {rd.MASTER_NAME} at {':'.join(addr) if addr else '?'}"
@@ -352,7 +350,7 @@ def _status_rows() -> list[dict[str, Any]]:
                         detail = f"redis {info['redis_version']} role={info['role']} keys={r.dbsize()}"
                         if kind == "replica":
                             detail += f" link={info.get('master_link_status')}"
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # whatever it is, status reports it and goes on
                 detail = f"not answering: {str(exc).splitlines()[0][:80]}"
         row(name, pid, detail)
 
@@ -368,7 +366,8 @@ def _status_rows() -> list[dict[str, Any]]:
     comps = state["components"]
     unhealthy = [c for c, v in comps.items() if not v["healthy"]]
     rows.append({"component": "kubernetes", "state": "running" if state["healthy"] else "stopped",
-                 "pid": comps.get("kube-apiserver", {}).get("pid"), "address": f"{HOST}:{controlplane.DEFAULT_PORTS['apiserver']}",
+                 "pid": comps.get("kube-apiserver", {}).get("pid"),
+                 "address": f"{HOST}:{controlplane.DEFAULT_PORTS['apiserver']}",
                  "detail": "etcd, apiserver, controller-manager, scheduler, kwok healthy" if state["healthy"]
                  else f"not healthy: {', '.join(unhealthy)}"})
     from . import monitoring
