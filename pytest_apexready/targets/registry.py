@@ -91,6 +91,10 @@ _REDIS = {"host": str, "port": int, "username": str, "password": Secret,
 _RO_PG = "sessions run with default_transaction_read_only; read-only"
 _PSYCOPG = "psycopg[binary]>=3.1"
 _REDIS_PY = "redis>=5.0"
+_REQUESTS = "requests>=2.31"
+#: observability HTTP APIs: url, bearer or basic auth through ${VAR}, a CA bundle, timeouts
+_HTTP_API = {"url": str, "bearer_token": Secret, "username": str, "password": Secret, "ca_bundle": str,
+             "connect_timeout": Number, "read_timeout": Number}
 
 TARGETS: tuple[TargetKind, ...] = (
     TargetKind(
@@ -132,6 +136,27 @@ TARGETS: tuple[TargetKind, ...] = (
         "Kubernetes API of [targets.kubernetes]: one list per kind, cached for the run (GET only; read-only).",
         "kubernetes>=29.0", sandbox_port=26443),
     TargetKind(
+        "prometheus", "prometheus", "prometheus:Prometheus", _HTTP_API,
+        "Prometheus HTTP API of [targets.prometheus]: instant and range queries, rules, targets; each distinct "
+        "expression once per run (GET, and POST to the query endpoints only; read-only).",
+        _REQUESTS, sandbox_port=29090),
+    TargetKind(
+        "alertmanager", "alertmanager", "alertmanager:Alertmanager", _HTTP_API,
+        "Alertmanager v2 API of [targets.alertmanager]: the loaded configuration (/api/v2/status) and active "
+        "alerts (GET only; never creates silences or alerts).",
+        _REQUESTS, sandbox_port=29093),
+    TargetKind(
+        "grafana", "grafana", "grafana:Grafana", {**_HTTP_API, "token": Secret, "dashboards_dir": str},
+        "Dashboards of [targets.grafana]: Grafana's HTTP API (health, search, dashboards by uid, datasources; "
+        "GET only), or the Grafana JSON files of dashboards_dir.",
+        _REQUESTS, sandbox_port=29300, notes="The sandbox serves a Grafana API stand-in, not Grafana (AGPL)."),
+    TargetKind(
+        "logs", "logs", "logs:Logs", {**_HTTP_API, "flavour": str, "service_label": str, "org_id": str},
+        "Log store of [targets.logs]: lines per service in a window; flavour victorialogs (LogsQL, "
+        "/select/logsql/query) or loki (LogQL, /loki/api/v1/query_range) (queries only; read-only).",
+        _REQUESTS, sandbox_port=29428,
+        notes="The sandbox runs VictoriaLogs; the loki flavour follows Loki's documented API, untested against Loki."),
+    TargetKind(
         "aws", "aws", "aws:Aws",
         {"region": str, "endpoint_url": str, "role_arn": str, "profile": str, "access_key_id": Secret,
          "secret_access_key": Secret, "connect_timeout": Number, "read_timeout": Number, "max_attempts": int,
@@ -163,7 +188,7 @@ def by_fixture(fixture: str) -> TargetKind | None:
 
 #: component markers, in first-seen order; a profile may declare any of them absent.
 #: Components no target kind reads yet stay listed until their kind lands in TARGETS.
-_PLANNED = ("aws", "http", "dns", "tls", "prometheus", "alertmanager", "grafana", "loki")
+_PLANNED = ("aws", "http", "dns", "tls")
 COMPONENTS: tuple[str, ...] = tuple(dict.fromkeys([k.component for k in TARGETS] + list(_PLANNED)))
 
 
