@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
 #: Component markers; a profile may declare any of them absent. Listed once, in the target registry.
 from .targets.registry import COMPONENTS
 
-__all__ = ["Item", "Section", "Catalog", "load_catalog", "COMPONENTS"]
+__all__ = ["COMPONENTS", "Catalog", "Item", "Part", "Section", "load_catalog"]
 
 Kind = Literal["automated", "attestation"]
 Severity = Literal["critical", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A named part of an item proven on one kind of target (``@check("1.1.2", part="aws")``).
+
+    ``component`` is what the part reads: the catalog entry's ``component``, else the part's name
+    when that is a component, else None (the part reads what its item reads).
+    """
+
+    name: str
+    component: str | None
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +43,24 @@ class Item:
     details: tuple[str, ...]
     sign_off_role: str
     marker: str
+    #: the parts the catalog declares (each needs its own check); empty when the item is one piece
+    parts: tuple[Part, ...] = ()
 
     @property
     def label(self) -> str:
         return f"{self.title}: {self.text}" if self.text else self.title
+
+    def part(self, name: str) -> Part | None:
+        return next((p for p in self.parts if p.name == name), None)
+
+    def components_of(self, part: str | None) -> tuple[str, ...]:
+        """The components a part reads (the whole item's when ``part`` is None or reads no own one)."""
+        if part is None:
+            return self.components
+        declared = self.part(part)
+        if declared is not None and declared.component is not None:
+            return (declared.component,)
+        return (part,) if part in COMPONENTS else self.components
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +77,16 @@ class Catalog:
     sections: tuple[Section, ...]
     items: tuple[Item, ...]
     approval_roles: tuple[str, ...]
+    _by_id: dict[str, Item] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {i.id: i for i in self.items})
 
     def get(self, item_id: str) -> Item | None:
-        return self._by_id.get(item_id)  # type: ignore[attr-defined]
+        return self._by_id.get(item_id)
 
     def __contains__(self, item_id: object) -> bool:
-        return item_id in self._by_id  # type: ignore[attr-defined]
+        return item_id in self._by_id
 
     def section(self, number: int) -> Section:
         return next(s for s in self.sections if s.number == number)
@@ -95,5 +123,28 @@ def load_catalog() -> Catalog:
             details=tuple(entry.get("details", ())),
             sign_off_role=section.sign_off_role,
             marker=section.marker,
+            parts=_parts(entry),
         ))
     return Catalog(sections, tuple(items), tuple(raw["approval_roles"]))
+
+
+def _parts(entry: dict[str, Any]) -> tuple[Part, ...]:
+    """``parts = [{ name = "db", component = "postgres", text = "..." }, ...]`` of one catalog item."""
+    where = f"catalog.toml item {entry['id']}"
+    raw = entry.get("parts", [])
+    if raw and entry["kind"] != "automated":
+        raise ValueError(f"{where}: parts are for automated items; {entry['kind']} items are vouched for whole")
+    parts: list[Part] = []
+    for spec in raw:
+        unknown = set(spec) - {"name", "component", "text"}
+        name, component = spec.get("name"), spec.get("component")
+        if unknown or not isinstance(name, str) or not name:
+            raise ValueError(f"{where}: a part is {{ name = \"...\", component = \"...\", text = \"...\" }}; "
+                             f"got {spec!r}")
+        if component is not None and component not in COMPONENTS:
+            raise ValueError(f"{where} part {name}: component {component!r} is not one of {', '.join(COMPONENTS)}")
+        if any(p.name == name for p in parts):
+            raise ValueError(f"{where}: part {name!r} is listed twice")
+        parts.append(Part(name, component if component is not None else (name if name in COMPONENTS else None),
+                          str(spec.get("text", ""))))
+    return tuple(parts)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any, NoReturn
 
 import pytest
@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """An item's outcome. The value is what ``checklist.json`` holds (schema v1 strings).
 
     Each member carries: ``label`` (reports), ``short`` (summary columns), ``word`` and ``letter``
@@ -62,7 +62,7 @@ class Outcome(str, Enum):
     def parse(cls, value: str) -> Outcome:
         """The member for a ``checklist.json`` string; a clear error for anything else."""
         try:
-            return cls(value)
+            return cls(value)  # type: ignore[call-arg]  # the lookup by value, not the member constructor
         except ValueError:
             raise ValueError(f"unknown outcome {value!r}; known: {[o.value for o in cls]}") from None
 
@@ -111,6 +111,8 @@ class Finding:
 class CheckFailed(pytest.fail.Exception):  # type: ignore[misc,name-defined]
     """Raised by :func:`fail_check`; carries the structured findings to the report."""
 
+    __module__ = "builtins"
+
     def __init__(self, findings: Sequence[Finding]):
         super().__init__("\n".join(f.line() for f in findings), pytrace=False)
         self.findings = tuple(findings)
@@ -118,6 +120,8 @@ class CheckFailed(pytest.fail.Exception):  # type: ignore[misc,name-defined]
 
 class NotApplicable(pytest.skip.Exception):  # type: ignore[misc,name-defined]
     """Raised when the item does not apply to this environment (with the reason)."""
+
+    __module__ = "builtins"
 
     def __init__(self, reason: str):
         super().__init__(f"not applicable: {reason}", allow_module_level=False)

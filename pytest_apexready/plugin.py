@@ -6,33 +6,34 @@ turns all of it off.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from _pytest.mark.structures import Mark, MarkDecorator
 
-from . import fixtures, outcomes as oc
-from .catalog import Catalog, Item, load_catalog
-from .evidence import EVIDENCE_KEY
+from . import _terminal, fixtures
+from . import outcomes as oc
+from ._check import check
+from ._collect import MARK, CatalogItem, attach, catalog_nodes, mark
+from ._keys import EVIDENCE_KEY, ITEM_KEY, PART_KEY, PHASES_KEY, SESSION_KEY
+from ._phases import classify, instance_outcome
+from .catalog import Catalog, load_catalog
+from .evidence import NOTE
 from .profile import Profile, load_profile
 from .records import Records, load_records
 from .redact import Redactor
 from .targets import Target, open_target
 from .targets.registry import component_markers
 
-__all__ = ["check", "ApexSession", "SESSION_KEY"]
+if TYPE_CHECKING:
+    from .record import Record
 
-SESSION_KEY = pytest.StashKey["ApexSession"]()
-ITEM_KEY = pytest.StashKey[Item]()
-MARK = "apex_item"
-
-
-def check(item_id: str) -> pytest.MarkDecorator:
-    """Attach a test to the checklist item it proves: ``@check("2.1.1")``."""
-    # built directly, so that the decorator works (and warns nothing) even under -p no:apexready
-    return MarkDecorator(Mark(MARK, (item_id,), {}, _ispytest=True), _ispytest=True)
+# check and the stash keys are re-exported for code written against the plugin module
+__all__ = ["ITEM_KEY", "PART_KEY", "SESSION_KEY", "ApexSession", "check"]
+# go-live phases, the record store, metrics (options and hooks of their own; -p no:apexready drops them too)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -63,7 +64,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{marker}: {doc}")
     for comp, doc in component_markers().items():  # from the target registry
         config.addinivalue_line("markers", f"{comp}: {doc}")
-    config.addinivalue_line("markers", f"{MARK}(item_id): the checklist item this test proves (use pytest_apexready.check)")
+    config.addinivalue_line("markers", f"{MARK}(item_id, part=None): the checklist item (or part) this test proves "
+                                       "(set by the plugin from pytest_apexready.check)")
     config.addinivalue_line("markers", "attestation: checklist items a person vouches for")
     config.addinivalue_line("markers", "critical: checklist items of critical severity")
     session = ApexSession(config, catalog)
@@ -75,46 +77,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(SignoffPlugin(config), "apexready-signoff")
     if config.option.apex_env is not None:
         session.load()  # an explicit --env is validated before anything runs
-
-
-class CatalogItem(pytest.Item):
-    """A checklist item that has no check function: an attestation, or not yet automated."""
-
-    def __init__(self, *, entry: Item, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.entry = entry
-
-    def runtest(self) -> None:
-        session = self.config.stash[SESSION_KEY]
-        if self.entry.kind == "automated":
-            pytest.skip(f"not yet automated: no check claims item {self.entry.id}")
-        attestation = session.records.attestations.get(self.entry.id)
-        if attestation is None:
-            raise AwaitingAttestation(self.entry, session)
-        self.stash.setdefault(EVIDENCE_KEY, []).append(
-            {"name": "attestation", "value": attestation.as_dict(), "source": session.attestations_file})
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, AwaitingAttestation):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo)
-
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"checklist item {self.entry.id} {self.entry.title}"
-
-    @property
-    def location(self) -> tuple[str, int | None, str]:  # type: ignore[override]
-        return ("checklist", None, self.name)
-
-
-class AwaitingAttestation(Exception):
-    def __init__(self, entry: Item, session: "ApexSession"):
-        expired = session.records.expired.get(entry.id)
-        why = f"the attestation expired on {expired['expires']}" if expired else "no attestation is recorded"
-        super().__init__(
-            f"awaiting attestation: {entry.id} {entry.label} ({entry.sign_off_role}): {why} in "
-            f"{session.attestations_file}. Record one: [[attestation]] item = \"{entry.id}\", attested_by, "
-            f"date, evidence, expires")
 
 
 class ApexSession:
@@ -129,10 +91,10 @@ class ApexSession:
         self.redactor = Redactor()
         self.targets: dict[str, Target] = {}
         self.results: dict[str, dict[str, Any]] = {}
-        self.started = dt.datetime.now(dt.timezone.utc)
+        self.started = dt.datetime.now(dt.UTC)
         self.is_worker = hasattr(config, "workerinput")
         self.report_paths: list[Path] = []
-        self.record: dict[str, Any] | None = None
+        self.record: Record | None = None
 
     # -- configuration -------------------------------------------------------------------
     @property
@@ -140,7 +102,7 @@ class ApexSession:
         return self.config.option.apex_env or "local"
 
     def _dir(self, ini: str) -> Path:
-        return self.config.rootpath / self.config.getini(ini)
+        return self.config.rootpath / str(self.config.getini(ini))
 
     @property
     def attestations_file(self) -> str:
@@ -166,69 +128,52 @@ class ApexSession:
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
                                       items: list[pytest.Item]) -> None:
-        claims: dict[str, set[str]] = {}
-        problems: list[str] = []
-        checks: list[tuple[pytest.Item, Item]] = []
-        for test in items:
-            ids = {m.args[0] if m.args else None for m in test.iter_markers(MARK)}
-            if not ids:
-                continue
-            if len(ids) > 1 or None in ids:
-                problems.append(f"{test.nodeid} is attached to {sorted(map(str, ids))}; attach a test to exactly one item")
-                continue
-            item_id = ids.pop()
-            entry = self.catalog.get(str(item_id))
-            if entry is None:
-                problems.append(f"{test.nodeid} claims checklist item {item_id!r}, which is not in the catalog "
-                                "(pytest_apexready/catalog.toml); use an id such as 2.1.3")
-                continue
-            if entry.kind == "attestation":
-                problems.append(f"{test.nodeid} claims {entry.id} ({entry.title}), an attestation item: a person "
-                                "vouches for it in attestations/<env>.toml; make it automated in the catalog first")
-                continue
-            claims.setdefault(entry.id, set()).add(test.nodeid.split("[", 1)[0])
-            checks.append((test, entry))
-        problems += [f"checklist item {i} is claimed by more than one check: {', '.join(sorted(fns))}; "
-                     "keep one check per item (parametrize it instead)" for i, fns in sorted(claims.items()) if len(fns) > 1]
-        if problems:
-            raise pytest.UsageError("apexready: cannot attach checks to the checklist:\n  " + "\n  ".join(problems))
-        if not checks:
+        attached, claimed = attach(self.catalog, items)
+        if not attached:
             return
         self.active = True
         self.load()
-        for test, entry in checks:
-            test.stash[ITEM_KEY] = entry
-            _mark(test, entry)
-            test.user_properties.append(("apex_item", entry.id))
-        synthetic = []
-        for entry in self.catalog.items:
-            if entry.id in claims:
-                continue
-            node = CatalogItem.from_parent(session, name=entry.id, nodeid=f"checklist::{entry.id}", entry=entry)
-            node.stash[ITEM_KEY] = entry
-            _mark(node, entry)
-            node.user_properties.append(("apex_item", entry.id))
-            synthetic.append(node)
+        for a in attached:
+            mark(a.test, a.entry, a.part)
+        synthetic = catalog_nodes(session, self.catalog, claimed)
+        for node in synthetic:
+            mark(node, node.entry, node.part)
         items.extend(synthetic)
         # so that "collected N items" counts the catalog's own items too
         session.ihook.pytest_collectreport(report=pytest.CollectReport(
-            "checklist", "passed", None, synthetic))
+            "checklist", "passed", None, list[pytest.Item | pytest.Collector](synthetic)))
 
     # -- running -------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        if self.active:  # every needed target at once: a dead one costs one timeout, not one per item
+            from .targets.probe import probe_session
+
+            probe_session(self, session)
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         entry = item.stash.get(ITEM_KEY, None)
-        if entry is None or self.profile is None or entry.kind != "automated" or isinstance(item, CatalogItem):
+        if entry is None or self.profile is None or entry.kind != "automated":
             return
-        # n/a when every component the item reads is absent; a check that reads several
+        part = item.stash.get(PART_KEY, None)
+        if isinstance(item, CatalogItem) and part is None:
+            return  # an item nobody automated stays "not yet automated", whatever the profile lacks
+        # n/a when every component the item (or the part) reads is absent; a check that reads several
         # components checks what is present and says what it left out
-        absent = [c for c in entry.components if c in self.profile.absent]
-        if absent and len(absent) == len(entry.components):
-            reasons = "; ".join(f"{c} is absent in profile {self.profile.name}: {self.profile.absent[c]}" for c in absent)
+        comps = entry.components_of(part)
+        absent = [c for c in comps if c in self.profile.absent]
+        if absent and len(absent) == len(comps):
+            name = self.profile.name
+            reasons = "; ".join(f"{c} is absent in profile {name}: {self.profile.absent[c]}" for c in absent)
+            if part is not None:
+                item.stash.setdefault(EVIDENCE_KEY, []).append(
+                    {"name": NOTE, "value": f"part {part} left out: {reasons}", "source": ""})
             raise oc.NotApplicable(reasons)
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]):
+    def pytest_runtest_makereport(self, item: pytest.Item,
+                                  call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
         if not self.active:
             return report
@@ -236,22 +181,36 @@ class ApexSession:
         entry = item.stash.get(ITEM_KEY, None)
         if entry is None:
             return report
-        outcome, reason = _classify(report, call)
-        if outcome == oc.ERROR and call.excinfo is not None and isinstance(call.excinfo.value, oc.TargetUnavailable):
-            report.longrepr = self.redactor.text(reason)  # one clear line, not a driver traceback
+        phase = classify(report, call)
+        outcome, reason = phase.outcome, self.redactor.text(phase.reason)
+        if phase.unavailable:
+            report.longrepr = reason  # one clear line, not a driver traceback
         waiver = self.records.waivers.get(entry.id)
         waived_from = None
         if outcome in (oc.FAILED, oc.ERROR, oc.AWAITING) and waiver is not None:
             waived_from, outcome = outcome, oc.WAIVED
             report.outcome = "skipped"
             report.wasxfail = f"waived by {waiver.approved_by} until {waiver.expires}: {waiver.justification}"
-        report.apex = {
+        if report.skipped and isinstance(report.longrepr, tuple) and outcome in (oc.NOT_APPLICABLE, oc.NOT_AUTOMATED):
+            # -v shows this after the word: the reason, not the exception's class name
+            path, line, _ = report.longrepr
+            report.longrepr = (path, line, "Skipped: " + reason.removeprefix("not yet automated: "))
+        phases = item.stash.setdefault(PHASES_KEY, {})
+        phases[report.when] = outcome.value
+        # plain str, list and dict only: under xdist the report travels to the controller serialised
+        report.apex = {  # type: ignore[attr-defined]  # our own attribute; pytest and xdist carry it along
             "item": entry.id,
-            "outcome": outcome,
-            "reason": self.redactor.text(reason),
-            "waived_from": waived_from,
+            "part": item.stash.get(PART_KEY, None),
+            "outcome": outcome.value,
+            "reason": reason,
+            "waived_from": waived_from.value if waived_from is not None else None,
+            "findings": [{k: self.redactor.text(v) for k, v in f.as_dict().items()} for f in phase.findings],
+            "hint": self.redactor.text(phase.hint) if phase.hint and outcome is oc.AWAITING else None,
             "evidence": self.redactor.value(item.stash.get(EVIDENCE_KEY, [])),
         }
+        if report.when == "teardown":
+            # JUnit reads the teardown report's properties: the instance's outcome, next to apex_item
+            report.user_properties = [*report.user_properties, ("apex_outcome", instance_outcome(phases).value)]
         return report
 
     def _redact_report(self, report: pytest.TestReport) -> None:
@@ -266,27 +225,46 @@ class ApexSession:
                     report.longrepr = self.redactor.text(text)
         report.sections = [(k, self.redactor.text(v)) for k, v in report.sections]
 
+    @pytest.hookimpl(trylast=True)  # after the terminal reporter wrote the test's line
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         apex = getattr(report, "apex", None)
         if apex is None or self.is_worker:
             return
         self.active = True
         result = self.results.setdefault(report.nodeid, {"nodeid": report.nodeid, "item": apex["item"],
-                                                         "phases": {}, "evidence": [], "duration": 0.0})
+                                                         "part": apex.get("part"), "phases": {}, "evidence": [],
+                                                         "duration": 0.0})
         result["duration"] = round(result["duration"] + report.duration, 6)
         if apex["evidence"]:
             result["evidence"] = apex["evidence"]
-        result["phases"][report.when] = {k: apex[k] for k in ("outcome", "reason", "waived_from")}
+        result["phases"][report.when] = {k: apex.get(k) for k in ("outcome", "reason", "waived_from", "findings")}
+        if apex.get("hint") and self.config.get_verbosity() > 0:
+            tr = self.config.pluginmanager.get_plugin("terminalreporter")
+            if tr is not None:
+                _terminal.write_hint(tr, report)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(self, report: pytest.TestReport,
+                                 config: pytest.Config) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+        return _terminal.teststatus(report)
+
+    def blocking(self) -> list[str]:
+        """Node ids of the run's tests whose outcome keeps a section from being signed."""
+        return [nodeid for nodeid, res in self.results.items()
+                if not instance_outcome({w: p["outcome"] for w, p in res["phases"].items()}).ticks]
 
     # -- finishing -------------------------------------------------------------------------
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if not self.is_worker and session.exitstatus == pytest.ExitCode.OK and self.blocking():
+            # nothing failed in pytest's sense, yet an item awaits attestation or is not automated
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.is_worker or not self.active or self.config.option.apex_no_report or self.config.option.collectonly:
             return
         from .report import build_record, write_reports
 
         self.load_quietly()
-        record = build_record(self, finished=dt.datetime.now(dt.timezone.utc))
+        record = build_record(self, finished=dt.datetime.now(dt.UTC))
         outdir = self.report_dir
         self.config.hook.pytest_apexready_record(record=record, config=self.config)
         self.record = record
@@ -301,67 +279,15 @@ class ApexSession:
         return outdir if outdir.is_absolute() else self.config.invocation_params.dir / outdir
 
     def load_quietly(self) -> None:
-        try:
+        with contextlib.suppress(pytest.UsageError):
             self.load()
-        except pytest.UsageError:
-            pass
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.active and not self.is_worker and {"s", "x"} & set(terminalreporter.reportchars):
+            _terminal.write_categories(terminalreporter, self.catalog, self.config.get_verbosity() > 0)
         record = self.record
         if record is None:
             return
         from .report import terminal_summary
 
         terminal_summary(record, terminalreporter, self.report_paths)
-
-
-def _mark(node: pytest.Item, entry: Item) -> None:
-    node.add_marker(entry.marker)
-    for comp in entry.components:
-        node.add_marker(comp)
-    if entry.kind == "attestation":
-        node.add_marker("attestation")
-    if entry.severity == "critical":
-        node.add_marker("critical")
-
-
-def _classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[str | None, str]:
-    exc = call.excinfo.value if call.excinfo is not None else None
-    if report.when == "setup":
-        if report.passed:
-            return oc.PASSED, ""
-        if report.skipped:
-            return _skip_outcome(exc, report)
-        return oc.ERROR, _reason(exc, report)
-    if report.when == "call":
-        if report.passed:
-            return (oc.ATTESTED if report.keywords.get("attestation") else oc.PASSED), ""
-        if report.skipped:
-            return _skip_outcome(exc, report)
-        if isinstance(exc, oc.TargetUnavailable):
-            return oc.ERROR, str(exc)
-        if isinstance(exc, AwaitingAttestation):
-            return oc.AWAITING, str(exc)
-        return oc.FAILED, _reason(exc, report)
-    if report.failed:
-        return oc.ERROR, "teardown failed: " + _reason(exc, report)
-    return oc.PASSED, ""
-
-
-def _skip_outcome(exc: BaseException | None, report: pytest.TestReport) -> tuple[str, str]:
-    if isinstance(exc, oc.NotApplicable):
-        return oc.NOT_APPLICABLE, exc.reason
-    msg = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(exc or "")
-    msg = msg.split("Skipped: ", 1)[-1]
-    if msg.startswith("not yet automated"):
-        return oc.NOT_AUTOMATED, msg
-    return oc.NOT_APPLICABLE, msg.removeprefix("not applicable: ")
-
-
-def _reason(exc: BaseException | None, report: pytest.TestReport) -> str:
-    if exc is None:
-        return str(report.longrepr or "")[-500:]
-    text = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, (AssertionError, oc.TargetUnavailable, pytest.fail.Exception)):
-        return "\n".join(line for line in text.splitlines() if line.strip())[:2000]
-    return f"{type(exc).__name__}: {text}"[:2000]

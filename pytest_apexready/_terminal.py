@@ -1,0 +1,89 @@
+"""What the terminal says: a category, letter and word of its own for each checklist outcome.
+
+Through pytest's ``pytest_report_teststatus``: awaiting attestation, not yet automated, not
+applicable, waived and attested each get the word and letter of their :class:`Outcome`, in ``-v``
+and in the final line (``57 passed, 51 awaiting attestation, 51 not automated, 1 not applicable``).
+Only real failures and errors stay in pytest's "failed" and "error" categories, so only they get
+the long failure sections. ``-ra`` lists each category under its own heading, one line per item.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+from . import outcomes as oc
+from .catalog import Catalog
+from .outcomes import Outcome
+
+__all__ = ["OWN", "teststatus", "write_categories", "write_hint"]
+
+#: outcomes that get a terminal category of their own (passed, failed and error keep pytest's)
+OWN: tuple[Outcome, ...] = (oc.AWAITING, oc.NOT_AUTOMATED, oc.NOT_APPLICABLE, oc.WAIVED, oc.ATTESTED)
+
+
+def _outcome(report: Any) -> Outcome | None:
+    apex = getattr(report, "apex", None)
+    if not isinstance(apex, dict):
+        return None
+    try:
+        return Outcome.parse(str(apex.get("outcome")))
+    except ValueError:
+        return None
+
+
+def teststatus(report: Any) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+    """``(category, letter, (WORD, markup))`` for a checklist outcome of its own, else None (pytest decides)."""
+    outcome = _outcome(report)
+    if outcome is None or outcome not in OWN:
+        return None
+    return outcome.word, outcome.letter, (outcome.word.upper(), {"green": True} if outcome.ticks else {"yellow": True})
+
+
+def write_hint(tr: Any, report: Any) -> None:
+    """With ``-v``: under an item awaiting attestation, how to record it."""
+    hint = report.apex.get("hint") if isinstance(getattr(report, "apex", None), dict) else None
+    if not hint:
+        return
+    tr.ensure_newline()
+    tr.write(f"    {hint}", yellow=True)
+    # as pytest does after an xdist line: the next test starts on a new line
+    tr.currentfspath = -2
+
+
+def write_categories(tr: Any, catalog: Catalog, verbose: bool) -> None:
+    """One heading per category, one line per item (or part) in it; full lines with ``-v``."""
+    width = shutil.get_terminal_size().columns
+    for outcome in OWN:
+        reports = tr.stats.get(outcome.word, [])
+        lines: dict[tuple[str, str | None], str] = {}
+        for rep in reports:
+            apex = rep.apex
+            key = (apex["item"], apex.get("part"))
+            if key not in lines:
+                lines[key] = _line(outcome, catalog, apex, rep)
+        if not lines:
+            continue
+        tr.write_sep("-", f"{len(lines)} {outcome.word}", **({"green": True} if outcome.ticks else {"yellow": True}))
+        for line in lines.values():
+            tr.write_line(line if verbose or len(line) <= width else line[:width - 3] + "...")
+
+
+def _line(outcome: Outcome, catalog: Catalog, apex: dict[str, Any], rep: Any) -> str:
+    word = outcome.word.upper()
+    reason = (apex.get("reason") or "").strip().splitlines()
+    detail = reason[0] if reason else ""
+    if outcome is oc.AWAITING:
+        return f"{word} {detail.removeprefix('awaiting attestation: ')}"
+    entry = catalog.get(apex["item"])
+    part = f" part {apex['part']}" if apex.get("part") else ""
+    head = f"{word} {apex['item']}{part} {entry.title if entry else ''}".rstrip()
+    if outcome is oc.WAIVED:
+        detail = str(getattr(rep, "wasxfail", "") or detail)
+    elif outcome is oc.ATTESTED:
+        att = next((e["value"] for e in apex.get("evidence", []) if e.get("name") == "attestation"), None)
+        detail = (f"by {att.get('attested_by')} on {att.get('date')}, expires {att.get('expires')}"
+                  if isinstance(att, dict) else "")
+    else:
+        detail = detail.removeprefix("not yet automated: ")
+    return f"{head} - {detail}" if detail else head

@@ -1,0 +1,107 @@
+"""What the terminal says: each checklist outcome in a category of its own, with its own word and letter."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pytest_apexready import load_catalog
+
+#: every item of section 2 passes; nothing fails anywhere
+DATABASE = "from pytest_apexready import check\n" + "".join(
+    f'@check("{i.id}")\ndef test_{n}(): pass\n' for n, i in enumerate(load_catalog().items_of(2)))
+ATTESTATIONS = sum(1 for i in load_catalog().items if i.kind == "attestation")
+CONTINUITY = [i.kind for i in load_catalog().items_of(9)]
+
+
+def _final_line(result: pytest.RunResult) -> str:
+    return next(line for line in reversed(result.stdout.lines) if re.search(r" in [\d.]+s", line))
+
+
+def test_final_line_names_awaiting_and_not_automated_and_no_failure(project):
+    project.pytester.makepyfile(test_db=DATABASE)
+    result = project.pytester.runpytest("-p", "no:cacheprovider")
+    line = _final_line(result)
+    assert "18 passed" in line
+    assert f"{ATTESTATIONS} awaiting attestation" in line
+    assert re.search(r"\d+ not automated", line)
+    assert "failed" not in line and "error" not in line and "skipped" not in line
+    assert "= FAILURES =" not in result.stdout.str()  # no long sections when nothing failed
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # the attestation items still block sign-off
+
+
+def test_a_real_failure_keeps_its_long_section(project):
+    project.pytester.makepyfile(test_db=DATABASE.replace("def test_1(): pass", "def test_1():\n    assert 1 == 2"))
+    result = project.pytester.runpytest("-p", "no:cacheprovider", "-m", "database")
+    assert "1 failed, 17 passed" in _final_line(result)
+    assert "= FAILURES =" in result.stdout.str()
+    assert "awaiting attestation" not in result.stdout.str()
+
+
+def test_not_automated_alone_blocks_the_exit_status(project):
+    project.pytester.makepyfile(test_db='from pytest_apexready import check\n@check("2.1.1")\ndef test_a(): pass\n')
+    result = project.pytester.runpytest("-p", "no:cacheprovider", "-m", "database")
+    assert _final_line(result).split(" in ")[0].strip("= ") == "1 passed, 148 deselected, 17 not automated"
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_progress_letters_and_verbose_words(project):
+    project.pytester.makepyfile(test_db=DATABASE)
+    project.write("environments/local.toml", 'description = "x"\n[absent]\nk8s = "no cluster"\n')
+    quiet = project.pytester.runpytest("-p", "no:cacheprovider", "-m", "continuity or ai_cost")
+    progress = "".join(line.split(" ", 1)[-1] for line in quiet.stdout.lines if line.startswith("checklist"))
+    assert set(progress.split("[")[0].strip()) <= {"A", "u"}
+    verbose = project.pytester.runpytest("-p", "no:cacheprovider", "-v", "-m", "continuity")
+    verbose.stdout.fnmatch_lines([
+        "checklist::9.1.1 NOT AUTOMATED (no check claims item 9.1.1)*",
+        "checklist::9.3.1 AWAITING ATTESTATION*",
+        "    no attestation is recorded in attestations/local.toml. Record one: *attestation* item = \"9.3.1\"*",
+    ])
+
+
+def test_ra_lists_each_category_under_its_own_heading(project):
+    project.pytester.makepyfile(test_db=DATABASE + '@check("6.1.1")\ndef test_na():\n'
+                                '    from pytest_apexready import not_applicable\n    not_applicable("no pooler")\n')
+    result = project.pytester.runpytest("-p", "no:cacheprovider", "-ra", "-m", "continuity or performance")
+    out = result.stdout.str()
+    headings = re.findall(r"^-+ (\d+) (awaiting attestation|not automated|not applicable) -+$", out, re.M)
+    assert [h[1] for h in headings] == ["awaiting attestation", "not automated", "not applicable"]
+    result.stdout.fnmatch_lines(["AWAITING ATTESTATION 9.3.1 Terms of Service*",
+                                 "NOT AUTOMATED 6.1.2 * - no check claims item 6.1.2",
+                                 "NOT APPLICABLE 6.1.1 * - no pooler"])
+    awaiting = [line for line in result.stdout.lines if line.startswith("AWAITING ATTESTATION")]
+    assert len(awaiting) == len(set(awaiting)) == int(dict((w, n) for n, w in headings)["awaiting attestation"])
+
+
+def test_waived_and_attested_have_their_own_words(project):
+    project.pytester.makepyfile(test_db='from pytest_apexready import check\n@check("2.1.2")\n'
+                                        'def test_x():\n    assert False, "observed 3"\n')
+    project.write("waivers/local.toml", '[[waiver]]\nitem = "2.1.2"\njustification = "DB-42"\n'
+                                        'approved_by = "Dana"\nexpires = 2999-01-01\n')
+    project.write("attestations/local.toml", '[[attestation]]\nitem = "9.3.1"\nattested_by = "Sam"\n'
+                                             'date = 2020-01-01\nevidence = "https://x"\nexpires = 2999-01-01\n')
+    result = project.pytester.runpytest("-p", "no:cacheprovider", "-v", "-ra", "-k", "test_x or 9.3.1")
+    result.stdout.fnmatch_lines(["test_db.py::test_x WAIVED (waived by Dana until 2999-01-01: DB-42)*",
+                                 "checklist::9.3.1 ATTESTED*"])
+    result.stdout.fnmatch_lines(["WAIVED 2.1.2 Indexes - waived by Dana until 2999-01-01: DB-42",
+                                 "ATTESTED 9.3.1 Terms of Service - by Sam on 2020-01-01, expires 2999-01-01"])
+    assert "1 waived, 1 attested" in _final_line(result)
+    assert result.ret == 0
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]])
+def test_junit_carries_apex_outcome_and_categories_survive_xdist(project, workers):
+    project.pytester.makepyfile(test_db=DATABASE)
+    result = project.pytester.runpytest_subprocess("-p", "no:cacheprovider", "--junitxml=junit.xml",
+                                                   "-m", "database or continuity", *workers)
+    awaiting, automated = CONTINUITY.count("attestation"), CONTINUITY.count("automated")
+    line = _final_line(result)
+    assert re.search(rf"= 18 passed, (137 deselected, )?{automated} not automated, {awaiting} awaiting attestation in",
+                     line), line
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    xml = (project.path / "junit.xml").read_text()
+    assert xml.count('name="apex_outcome"') == 18 + len(CONTINUITY)
+    assert xml.count('name="apex_outcome" value="awaiting_attestation"') == awaiting
+    assert xml.count('name="apex_outcome" value="not_automated"') == automated
+    assert xml.count('name="apex_outcome" value="passed"') == 18
