@@ -16,7 +16,10 @@ import pytest
 from . import phases as ph
 from . import store as st
 
-__all__ = ["ContinuousPlugin", "add_cli"]
+__all__ = ["EVIDENCE_KEYS", "ContinuousPlugin", "add_cli"]
+
+#: ``[evidence]`` in a profile: what the checks read besides targets (manifests: 8.1.4; the rest: 10.1.1)
+EVIDENCE_KEYS = ("manifests", "staging_store", "staging_env", "trust")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -78,8 +81,13 @@ class ContinuousPlugin:
                                       items: list[pytest.Item]) -> None:
         from .plugin import ITEM_KEY
 
-        if getattr(self._session(), "profile", None) is not None:
+        profile = getattr(self._session(), "profile", None)
+        if profile is not None:
             self.go_live()  # a malformed go_live stops the run here, before any target is contacted
+            unknown = sorted(set(getattr(profile, "evidence", {})) - set(EVIDENCE_KEYS))
+            if unknown:
+                raise pytest.UsageError(f"apexready: environment profile {profile.path}, key 'evidence.{unknown[0]}': "
+                                        f"unknown key. Fix: keys of [evidence] are {', '.join(EVIDENCE_KEYS)}")
         keep: list[pytest.Item] = []
         drop: list[pytest.Item] = []
         for item in items:
