@@ -11,13 +11,14 @@ import http.client
 import os
 import socket
 import ssl
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 from ..outcomes import TargetUnavailable
 from . import Target
 
-__all__ = ["Tls", "Endpoint", "Served", "OLD_PROTOCOLS"]
+__all__ = ["OLD_PROTOCOLS", "Endpoint", "Served", "Tls"]
 
 #: protocol versions a compliant server refuses (TLS 1.2 and later only)
 OLD_PROTOCOLS = {"TLSv1": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1}
@@ -45,7 +46,7 @@ class Served:
     verify_error: str | None        # None when chain and name verify against the CA bundle
 
     def days_left(self, now: dt.datetime | None = None) -> float:
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or dt.datetime.now(dt.UTC)
         return (self.not_after - now).total_seconds() / 86400
 
 
@@ -156,7 +157,9 @@ class Tls(Target):
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")   # OpenSSL 3 refuses TLS 1.0/1.1 at the default level
-        ctx.minimum_version = ctx.maximum_version = OLD_PROTOCOLS[version]
+        with warnings.catch_warnings():          # deprecated is the point: the server must refuse them
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ctx.maximum_version = OLD_PROTOCOLS[version]
         try:
             self._handshake(ep, ctx).close()
         except (ssl.SSLError, ConnectionError):

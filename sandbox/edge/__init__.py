@@ -94,8 +94,10 @@ def _services(creds: dict[str, str], console_dir: Path | None) -> dict[str, dict
     out: dict[str, dict[str, Any]] = {
         "api": {"cmd": [node, api], "port": PORTS["api"], "ready": "/health",
                 "env": {**api_env, "PORT": str(PORTS["api"]), "APEX_CONSOLE_ORIGIN": config.origin("console")}},
-        "api-drifted": {"cmd": [node, api], "port": PORTS["drift_api"], "ready": "/health",
+        # drifted: a Redis password that was rotated without updating the API (its /health says so)
+        "api-drifted": {"cmd": [node, api], "port": PORTS["drift_api"], "ready": "/openapi.json",
                         "env": {**api_env, "PORT": str(PORTS["drift_api"]), "APEX_EDGE_MODE": "drifted",
+                                "REDIS_PASSWORD": "rotated-elsewhere",
                                 "APEX_CONSOLE_ORIGIN": config.origin("console", PORTS["drift_https"])}},
         "api-drifted-cors": {"cmd": [node, api], "port": PORTS["drift_api_cors"], "ready": "/health",
                              "env": {**api_env, "PORT": str(PORTS["drift_api_cors"]), "APEX_EDGE_MODE": "drifted",

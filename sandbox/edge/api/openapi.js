@@ -50,9 +50,10 @@ function openapi({ drifted = false } = {}) {
       service: { enum: ["sales-automation", "growth-engine", "self-evolving-system"] }, costUsd: { type: "number" } }),
   };
   if (drifted) {
-    // the drifted API serves these, but its document was not updated
-    delete paths["/api/v1/ad-networks"];
+    // the drifted API serves these two, but its document was not updated
     delete paths["/api/v1/reports/revenue"];
+    delete paths["/api/v1/ai/usage"];
+    // and these it does not serve at all
     delete paths["/api/v1/auth/refresh"];
     delete paths["/api/v1/me/export"];
   }
