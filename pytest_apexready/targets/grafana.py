@@ -70,7 +70,7 @@ class Grafana(HttpApi):
             listed = self.get_json("/api/search", {"type": "dash-db", "limit": "5000"})
             for entry in listed:
                 uid = str(entry["uid"])
-                resp = self.request("GET", f"/api/dashboards/uid/{uid}")
+                resp = self.request("GET", f"/api/dashboards/uid/{uid}", allow=(403,))
                 if resp.status_code == 200:
                     found[uid] = dict(resp.json()["dashboard"])
                 else:

@@ -82,8 +82,9 @@ class HttpApi(Target):
         self.request("GET", self.probe_path)
 
     def request(self, method: str, path: str, params: dict[str, Any] | None = None,
-                data: dict[str, Any] | None = None) -> Any:
-        """Send one request; returns the requests.Response for any status below 500 except 401/403.
+                data: dict[str, Any] | None = None, allow: tuple[int, ...] = ()) -> Any:
+        """Send one request; returns the requests.Response for any status below 500 except 401/403
+        (unless listed in ``allow``: a 403 on one object is a finding, not a refused login).
 
         Connection errors, timeouts, refused authentication and 5xx make the target unavailable
         (remembered: its other items fail at once with the same reason).
@@ -101,7 +102,7 @@ class HttpApi(Target):
                                    timeout=(self.timeout, self.read_timeout))
         except requests.RequestException as exc:
             raise self.unavailable(exc) from None
-        if resp.status_code in (401, 403):
+        if resp.status_code in (401, 403) and resp.status_code not in allow:
             self._failure = TargetUnavailable(
                 self.name, self.where, f"authentication refused: {method} {path} answered HTTP {resp.status_code}; "
                 f"fix: set the credentials of [targets.{self.name}] (bearer_token, or username and password)")

@@ -11,7 +11,9 @@ Two stacks share this code:
   Prometheus has a target down (a closed port) and does not scrape the node exporter, loads
   ``drifted/alerts.yml`` (no AI cost rules, a critical rule without ``for:`` or test); its
   Alertmanager has no PagerDuty route; its dashboards (``drifted/dashboards``) have panels without
-  data and no AI spend by service. Its API is driven to 6 % errors and p95 900 ms by the self-test.
+  data and no AI spend by service, and the system-health one is listed but refused (403); its API
+  does not expose sdk_crashes_total and stripe_revenue_cents. The self-test drives its API to 6 %
+  errors and p95 about 900 ms (``python -m sandbox traffic --url ... --error-percent 6 --slow-percent 25``).
 
 Generated configuration and data live in ``.sandbox/monitoring/<stack>/``; nothing leaves 127.0.0.1.
 """
@@ -204,8 +206,9 @@ def processes(stack: Stack) -> list[Proc]:
     (d / "prometheus.yml").write_text(yaml.safe_dump(prometheus_config(stack), sort_keys=False))
     (d / "alertmanager.yml").write_text(yaml.safe_dump(alertmanager_config(stack, am_key), sort_keys=False))
     procs = [
-        Proc("api", [py, "-m", "sandbox.monitoring.api_stub", "--port", str(p["api"])], f"{stack.url('api')}/health",
-             marker="sandbox.monitoring.api_stub"),
+        Proc("api", [py, "-m", "sandbox.monitoring.api_stub", "--port", str(p["api"]),
+                     *(["--drop", "sdk_crashes_total,stripe_revenue_cents"] if stack.drifted else [])],
+             f"{stack.url('api')}/health", marker="sandbox.monitoring.api_stub"),
         Proc("sink", [py, "-m", "sandbox.monitoring.sink", "--http-port", str(p["sink"]), "--smtp-port",
                       str(p["smtp"]), "--out", str(d / "received.jsonl")], f"{stack.url('sink')}/health",
              marker="sandbox.monitoring.sink"),
@@ -219,7 +222,8 @@ def processes(stack: Stack) -> list[Proc]:
              f"{stack.url('prometheus')}/-/ready", marker="prometheus"),
         Proc("grafana", [py, "-m", "sandbox.monitoring.grafana_standin", "--port", str(p["grafana"]),
                          "--dashboards", str(stack.dashboards), "--prometheus-url", stack.url("prometheus"),
-                         "--token-env", GRAFANA_TOKEN_VAR],
+                         "--token-env", GRAFANA_TOKEN_VAR,
+                         *(["--forbid", "apex-system-health"] if stack.drifted else [])],
              f"{stack.url('grafana')}/api/health", env={GRAFANA_TOKEN_VAR: grafana_token()},
              marker="grafana_standin"),
     ]

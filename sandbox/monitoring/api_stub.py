@@ -42,6 +42,8 @@ AI_SPEND = Counter("openai_spend_dollars", "OpenAI spend by service", ["service"
 AI_MONTH = Gauge("openai_monthly_spend_dollars", "OpenAI spend this month by service", ["service"],
                  registry=REGISTRY)
 
+#: exposed name -> collector, for --drop
+DROPPABLE = {"sdk_crashes_total": CRASHES, "stripe_revenue_cents": REVENUE}
 _lock = threading.Lock()
 _ai_turn = itertools.cycle(AI_SERVICES)
 ACTIVE.set(100)
@@ -118,7 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--drop", default="", help="comma-separated metrics not to expose (the drifted stack's API)")
     args = ap.parse_args(argv)
+    for name in filter(None, args.drop.split(",")):
+        REGISTRY.unregister(DROPPABLE[name])
     server = http.server.ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
     print(json.dumps({"ts": time.time(), "level": "info", "msg": f"listening on {args.host}:{args.port}"}),

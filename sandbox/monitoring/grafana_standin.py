@@ -24,6 +24,8 @@ from typing import Any
 
 DASHBOARDS: dict[str, dict[str, Any]] = {}
 SETTINGS: dict[str, str] = {}
+#: uids listed by /api/search but refused by /api/dashboards/uid/ (the drifted stack: not accessible)
+FORBIDDEN: set[str] = set()
 
 
 def load(directory: Path) -> None:
@@ -64,7 +66,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                "url": f"/d/{uid}"} for uid, d in DASHBOARDS.items() if q in d["title"].lower()])
         elif url.path.startswith("/api/dashboards/uid/"):
             uid = url.path.rsplit("/", 1)[1]
-            if uid in DASHBOARDS:
+            if uid in FORBIDDEN:
+                self._reply(403, {"message": "Access denied to this dashboard"})
+            elif uid in DASHBOARDS:
                 self._reply(200, {"dashboard": DASHBOARDS[uid], "meta": {"slug": uid, "url": f"/d/{uid}"}})
             else:
                 self._reply(404, {"message": "Dashboard not found"})
@@ -91,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dashboards", required=True, type=Path)
     ap.add_argument("--prometheus-url", required=True)
     ap.add_argument("--token-env", default="")
+    ap.add_argument("--forbid", default="", help="comma-separated uids listed but answered 403")
     args = ap.parse_args(argv)
+    FORBIDDEN.update(filter(None, args.forbid.split(",")))
     load(args.dashboards)
     SETTINGS["prometheus_url"] = args.prometheus_url
     if args.token_env:
