@@ -22,7 +22,7 @@ import time
 import urllib.request
 
 import pytest
-from recording_proxy import RecordingProxy
+from recording_proxy import RecordingProxy  # type: ignore[import-not-found]  # a sibling, by bare name
 
 from checkrun import ROOT, run_checks
 from netutil import free_port
@@ -93,7 +93,7 @@ def drifted_stack():
         am = stack.url("alertmanager")
         _wait("the drifted Alertmanager to hold a firing critical alert",
               lambda: any(a["labels"].get("severity") == "critical"
-                          for a in _get(f"{am}/api/v2/alerts?active=true")))  # type: ignore[union-attr]
+                          for a in _get(f"{am}/api/v2/alerts?active=true")))
         yield stack
     finally:
         monitoring.stop(stack, log=lambda _: None)
@@ -224,8 +224,8 @@ def test_drifted_alert_reached_the_local_sink(drifted_stack):
     """Alertmanager delivered the firing critical alert to the sandbox's sink (Slack webhook), never outside."""
     sink = drifted_stack.url("sink")
     _wait("the drifted sink to receive a Slack notification",
-          lambda: any(r["channel"] == "slack" for r in _get(f"{sink}/received")), timeout=30)  # type: ignore[union-attr]
-    slack = [r for r in _get(f"{sink}/received") if r["channel"] == "slack"]  # type: ignore[union-attr]
+          lambda: any(r["channel"] == "slack" for r in _get(f"{sink}/received")), timeout=30)
+    slack = [r for r in _get(f"{sink}/received") if r["channel"] == "slack"]
     assert "ApiErrorsNow" in slack[0]["body"] and "#platform-alerts" in slack[0]["body"]
     config = (ROOT / ".sandbox" / "monitoring" / "compliant" / "alertmanager.yml").read_text()
     assert not re.search(r"https?://(?!127\.0\.0\.1)", config), "a receiver points outside the sandbox"
