@@ -101,13 +101,17 @@ class Target:
                 self.unavailable(exc)
         return self._failure
 
+    def remember(self, failure: TargetUnavailable) -> TargetUnavailable:
+        """Remember a failure found outside the client (the first one stays)."""
+        if self._failure is None:
+            self._failure = failure
+        return self._failure
+
     def give_up(self, seconds: float) -> TargetUnavailable:
         """Remember that a probe got no answer within ``seconds`` (called by probe_all at its deadline)."""
-        if self._failure is None:
-            self._failure = TargetUnavailable(
-                self.name, self.where, f"no answer within {seconds:g} s (connect timeout {self.timeout:g} s; "
-                "every item of this target is reported with this one reason)")
-        return self._failure
+        return self.remember(TargetUnavailable(
+            self.name, self.where, f"no answer within {seconds:g} s (connect timeout {self.timeout:g} s; "
+            "every item of this target is reported with this one reason)"))
 
     def _trace(self, kind: str, *payload: Any) -> None:
         """Append what is sent to $APEX_TRACE_QUERIES (used by benchmarks/database_run.py to replay it)."""

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Protocol
 
 from ..outcomes import TargetUnavailable
-from .base import Target
+from .base import Target, describe_error
 from .registry import TARGETS, TargetKind
 
 if TYPE_CHECKING:
@@ -62,10 +62,13 @@ def probe_all(targets: Iterable[Target], grace: float = GRACE) -> dict[str, Targ
         for future, target in futures.items():
             if future not in done:
                 results[target.name] = target.give_up(deadline)
-            elif (exc := future.exception()) is not None:  # probe() translates driver errors; this is a bug
-                results[target.name] = target.unavailable(exc)
+            elif isinstance(exc := future.exception(), TargetUnavailable):  # a probe() that raises its failure
+                results[target.name] = target.remember(exc)
+            elif exc is not None:  # Target.probe translates driver errors; a client's own probe may not
+                results[target.name] = target.remember(TargetUnavailable(target.name, target.where,
+                                                                         describe_error(exc)))
             else:
-                results[target.name] = future.result()
+                results[target.name] = future.result() or target.failure
         return results
     finally:
         # a straggler ends by its own driver timeout; nobody waits for it

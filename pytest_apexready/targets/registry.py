@@ -143,12 +143,12 @@ TARGETS: tuple[TargetKind, ...] = (
     TargetKind(
         "alertmanager", "alertmanager", "alertmanager:Alertmanager", _HTTP_API,
         "Alertmanager v2 API of [targets.alertmanager]: the loaded configuration (/api/v2/status) and active "
-        "alerts (GET only; never creates silences or alerts).",
+        "alerts (GET only, never creates silences or alerts; read-only).",
         _REQUESTS, sandbox_port=29093),
     TargetKind(
         "grafana", "grafana", "grafana:Grafana", {**_HTTP_API, "token": Secret, "dashboards_dir": str},
         "Dashboards of [targets.grafana]: Grafana's HTTP API (health, search, dashboards by uid, datasources; "
-        "GET only), or the Grafana JSON files of dashboards_dir.",
+        "GET only), or the Grafana JSON files of dashboards_dir (read-only).",
         _REQUESTS, sandbox_port=29300, notes="The sandbox serves a Grafana API stand-in, not Grafana (AGPL)."),
     TargetKind(
         "logs", "logs", "logs:Logs", {**_HTTP_API, "flavour": str, "service_label": str, "org_id": str},
