@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -13,6 +14,7 @@ import pytest
 
 from pytest_apexready import cli, signing
 from pytest_apexready.catalog import load_catalog
+from pytest_apexready.report import write_reports
 
 pytest_plugins = ["pytester"]
 
@@ -39,25 +41,37 @@ CHECKS = '''
 from pathlib import Path
 from pytest_apexready import check, fail_check
 
-IDS = {ids!r}
+CLAIMS = {claims!r}
 
-def _make(item_id):
-    @check(item_id)
+def _make(item_id, part):
+    @check(item_id, part=part)
     def test():
         failing = Path(__file__).with_name("failing.txt").read_text().split()
         if item_id in failing:
             fail_check(item_id, observed="bad", expected="good", where="the test project")
     return test
 
-for _id in IDS:
-    globals()["test_" + _id.replace(".", "_")] = _make(_id)
+for _id, _part in CLAIMS:
+    globals()["test_" + _id.replace(".", "_") + (f"_{{_part}}" if _part else "")] = _make(_id, _part)
 '''
+
+
+def claims(sections=(2, 3)) -> list[tuple[str, str | None]]:
+    """One check per automated item of ``sections``, one per part where the catalog declares parts."""
+    out: list[tuple[str, str | None]] = []
+    for item in load_catalog().items:
+        if item.section in sections and item.kind == "automated":
+            out += [(item.id, p.name) for p in item.parts] or [(item.id, None)]
+    return out
+
+
+#: the checks of the default project: 37 items (3.1.4 in two parts)
+CHECKS_23 = len(claims())
 
 
 def make_project(pytester: pytest.Pytester, sections=(2, 3), failing=(), waived=()) -> Path:
     """A project whose checks cover every automated item of ``sections``; attestations cover the rest."""
     catalog = load_catalog()
-    ids = [i.id for i in catalog.items if i.section in sections and i.kind == "automated"]
     pytester.makefile(".toml", **{"environments/local": 'description = "t"'})
     att = "".join(f'[[attestation]]\nitem = "{i.id}"\nattested_by = "Sam (Ops)"\ndate = 2026-01-01\n'
                   f'evidence = "wiki/{i.id}"\nexpires = 2099-12-31\n\n'
@@ -68,7 +82,7 @@ def make_project(pytester: pytest.Pytester, sections=(2, 3), failing=(), waived=
     pytester.makefile(".toml", **{"waivers/local": wv or "# none"})
     pytester.makeini("[pytest]\n")
     pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_checks=CHECKS.format(ids=ids))
+    pytester.makepyfile(test_checks=CHECKS.format(claims=claims(sections)))
     set_failing(pytester, failing)
     return pytester.path / "reports"
 
@@ -81,7 +95,7 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest("-p", "no:cacheprovider", *args)
 
 
-def apex(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+def apex(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str]:
     rc = cli.main([str(a) for a in argv])
     out = capsys.readouterr()
     return rc, out.out + out.err
@@ -98,7 +112,8 @@ def keys(tmp: Path, capsys, trust_roles: dict[str, list[str]], passphrase: str |
         rc, out = apex(capsys, *argv)
         assert rc == 0, out
         if roles:
-            rc, out = apex(capsys, "trust", trust, tmp / "keys" / f"{name}.pub", *sum((["--role", r] for r in roles), []))
+            role_args = [a for r in roles for a in ("--role", r)]
+            rc, out = apex(capsys, "trust", trust, tmp / "keys" / f"{name}.pub", *role_args)
             assert rc == 0, out
     os.environ.pop("APEX_TEST_PP", None)
     return trust
@@ -134,7 +149,7 @@ def test_keygen_writes_0600_and_encrypts(tmp_path, capsys, monkeypatch):
 
 def test_sign_verify_round_trip_and_rendering(pytester, tmp_path, capsys):
     reports = make_project(pytester)
-    assert run(pytester).parseoutcomes()["passed"] == 37
+    assert run(pytester).parseoutcomes()["passed"] == CHECKS_23
     trust = keys(tmp_path, capsys, {"dana": [DBA], "pat": [PEL]})
     rc, out = apex(capsys, "sign", reports, "--role", DBA, "--name", "Dana Lee", "--key", tmp_path / "keys/dana.key")
     assert rc == 0, out
@@ -222,10 +237,8 @@ def test_wrong_role_and_untrusted_key_fail_verify(pytester, tmp_path, capsys):
     assert "section 3 (Application Deployment)" in out and "trusted for Database Admin, not for " + PEL in out
     # an untrusted key
     reports2 = reports
-    record = load(reports2)
-    section(record, 3)["signatures"] = []
-    signing.refresh_approvals(record)
-    from pytest_apexready.report import write_reports
+    record, _, _ = signing.load_record(reports2)
+    record = record.with_section(dataclasses.replace(record.section(3), signatures=()))
     write_reports(record, reports2)
     rc, out = apex(capsys, "sign", reports2, "--role", DBA, "--name", "Mal", "--key", tmp_path / "keys/mallory.key")
     assert rc == 0
@@ -256,12 +269,12 @@ def test_changing_any_single_byte_fails_verify(pytester, tmp_path, capsys, targe
     original = path.read_bytes()
     # spread positions over the file, plus every byte of the signature envelope's tail and of key fields
     must = []
-    for needle in (b'"sig": "', b'"fingerprint": "', b'"payload": "', b'"status": "', b'"name": "Dana"',
-                   b'"date": "', b'"id": "sha256:', b'"outcome": "passed"', b'"host"', b'"approvals"', b'"revision": 1'):
+    for needle in (b'"sig": "', b'"fingerprint": "', b'"payload": "', b'"status": "', b'"name": "Dana"', b'"date": "',
+                   b'"id": "sha256:', b'"outcome": "passed"', b'"host"', b'"approvals"', b'"revision": 1'):
         at = original.find(needle)
         must += list(range(at, at + len(needle) + 8)) if at >= 0 else []
     sig_end = original.find(b'"', original.find(b'"sig": "') + 8)
-    must += list(range(sig_end - 6, sig_end + 1)) + [len(original) - 1, len(original) - 2]
+    must += [*range(sig_end - 6, sig_end + 1), len(original) - 1, len(original) - 2]
     positions = _positions(original, 500, must)
     assert len(positions) > 500
     survived = []
@@ -285,7 +298,7 @@ def test_ci_run_signs_with_key_from_env_and_never_shows_it(pytester, tmp_path, c
     monkeypatch.setenv("APEX_SIGN_PP", PASSPHRASE)
     result = run(pytester, "--apex-sign-key", "env:APEX_SIGN_KEY", "--apex-sign-passphrase-env", "APEX_SIGN_PP",
                  "--apex-signer", f"{DBA}=CI Bot", "--apex-signer", f"{PEL}=CI Bot")
-    assert result.parseoutcomes()["passed"] == 37
+    assert result.parseoutcomes()["passed"] == CHECKS_23
     output = "\n".join(result.outlines + result.errlines)
     assert "section 2 (Database Preparation) signed by CI Bot" in output
     rc, out = apex(capsys, "verify", reports, "--trust", trust)
@@ -317,7 +330,7 @@ def test_ci_refuses_a_section_that_is_not_ready(pytester, tmp_path, capsys):
     assert rc == 0, out
 
 
-def _statement_sections(record: dict) -> dict[int, dict]:
+def _statement_sections(record: dict) -> dict[int, tuple]:
     """Signed section content, without what legitimately differs between two runs."""
     import base64
 
@@ -329,7 +342,7 @@ def _statement_sections(record: dict) -> dict[int, dict]:
             for g in content["groups"]:
                 for i in g["items"]:
                     i.pop("produced_by")
-                    for t in i["tests"]:
+                    for t in i["tests"] + [t for p in i.get("parts", []) for t in p["tests"]]:
                         t.pop("duration_s")
             out[sec["number"]] = (sig["role"], sig["name"], sig["status"], content)
     return out
@@ -343,7 +356,7 @@ def test_xdist_run_signs_and_verifies_like_a_serial_one(pytester, tmp_path, caps
         result = pytester.runpytest_subprocess(
             "-p", "no:cacheprovider", "--apex-report", name, f"--apex-sign-key={tmp_path / 'keys/ci.key'}",
             "--apex-signer", f"{DBA}=CI Bot", "--apex-signer", f"{PEL}=CI Bot", *extra)
-        assert result.parseoutcomes()["passed"] == 37
+        assert result.parseoutcomes()["passed"] == CHECKS_23
         rc, out = apex(capsys, "verify", pytester.path / name, "--trust", trust)
         assert rc == 0, out
         records[name] = load(pytester.path / name)
@@ -358,3 +371,92 @@ def test_python_dash_m_entry_point(pytester, tmp_path):
     assert out.returncode == 0
     for command in ("keygen", "sign", "verify", "show", "export", "trust"):
         assert command in out.stdout
+
+
+# -- the DSSE specification's test vector -----------------------------------------------------------
+def test_pae_and_signature_match_the_dsse_specification_test_vector():
+    """protocol.md "Test Vectors" of https://github.com/secure-systems-lab/dsse (v1.0.2): the published ECDSA
+    P-256 signature verifies over the PAE this package computes, so the PAE is the specification's, byte for byte."""
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    from pytest_apexready.signing import dsse
+
+    body, payload_type = b"hello world", "http://example.com/HelloWorld"
+    assert dsse.pae(payload_type, body) == b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
+    x = 46950820868899156662930047687818585632848591499744589407958293238635476079160
+    y = 5640078356564379163099075877009565129882514886557779369047442380624545832820
+    public = ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
+    raw = base64.b64decode("A3JqsQGtVsJ2O2xqrI5IcnXip5GToJ3F+FnZ+O88SjtR6rDAajabZKciJTfUiHqJPcIAriEGAHTVeCUjW2JIZA==")
+    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))  # raw r||s
+    public.verify(der, dsse.pae(payload_type, body), ec.ECDSA(hashes.SHA256()))
+    assert dsse.b64(body) == "aGVsbG8gd29ybGQ="  # the vector's payload
+    # LEN is the byte length of the UTF-8 type and of the body; an empty body ends in a space
+    assert dsse.pae("application/vnd.exämple", b"") == "DSSEv1 24 application/vnd.exämple 0 ".encode()
+
+
+def test_envelopes_are_opened_strictly():
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from pytest_apexready.signing import dsse
+
+    key = Ed25519PrivateKey.generate()
+    env = dsse.make_envelope(key, "kid", b'{"a":1}')
+    body, keyid, sig = dsse.open_envelope(env)
+    key.public_key().verify(sig, dsse.pae(dsse.PAYLOAD_TYPE, body))
+    assert (body, keyid) == (b'{"a":1}', "kid")
+    for bad in ({**env, "extra": 1}, {**env, "payloadType": "application/json"},
+                {**env, "signatures": env["signatures"] * 2},
+                {**env, "payload": env["payload"].replace("=", "") or "x"},  # not canonical base64
+                {**env, "payload": dsse.b64(b"\xfb\xff").replace("+", "-").replace("/", "_")}):  # URL-safe
+        with pytest.raises(ValueError):
+            dsse.open_envelope(bad)
+
+
+# -- a record signed before the typed record ----------------------------------------------------------
+OLD = Path(__file__).parent / "data" / "signed-v1"
+
+
+def test_a_record_signed_before_the_typed_record_still_verifies(tmp_path, capsys, monkeypatch):
+    """tests/data/signed-v1 was signed (and rerun into revision 2) by commit 4dc8cc7's code; see its README."""
+    import shutil
+
+    from pytest_apexready import catalog
+
+    trust = signing.load_trust(OLD / "trusted")
+    for path in (OLD, OLD / "checklist.signed.json"):
+        result = signing.verify_path(path, trust)
+        assert result.ok and not result.problems, result.problems
+        assert len(result.valid) == 2
+    # read and written back byte for byte, by the typed record
+    for rel in ("checklist.json", "revisions/r1.json"):
+        text = (OLD / rel).read_text("utf-8")
+        assert signing.record_text(json.loads(text)) == text
+        from pytest_apexready.record import Record
+        assert Record.loads(text).text() == text
+    record, _, _ = signing.load_record(OLD)
+    assert [s.is_valid for s in record.section(2).signatures + record.section(3).signatures] == [True, True]
+    assert record.item("2.1.2").outcome == "waived" and record.item("3.1.1").produced_by.revision == 2
+    # the approval roles are the record's own: verification does not read the installed catalog
+    monkeypatch.setattr(catalog, "load_catalog", lambda: pytest.fail("verification must not read the catalog"))
+    assert signing.verify_path(OLD, trust).ok
+    monkeypatch.undo()
+    # re-rendered and re-exported by today's code, it still verifies (and so does a byte changed in it, not)
+    work = tmp_path / "reports"
+    shutil.copytree(OLD, work)
+    write_reports(record, work)
+    assert "Dana Lee" in (work / "checklist.md").read_text() and "Pat Kim" in (work / "checklist.html").read_text()
+    assert (work / "checklist.json").read_bytes() == (OLD / "checklist.json").read_bytes()
+    rc, out = apex(capsys, "export", work, "--trust", OLD / "trusted")
+    assert rc == 0, out
+    rc, out = apex(capsys, "verify", work / "checklist.signed.json", "--trust", OLD / "trusted")
+    assert rc == 0, out
+    rc, out = apex(capsys, "show", work, "--trust", OLD / "trusted")
+    assert rc == 0 and "valid: Pat Kim (Platform Engineering Lead)" in out and "verification passed" in out
+    data = (work / "checklist.json").read_bytes()
+    at = data.find(b'"outcome": "passed"')
+    (work / "checklist.json").write_bytes(data[:at] + data[at:].replace(b"passed", b"failed", 1))
+    assert not signing.verify_path(work, trust).ok
