@@ -11,8 +11,10 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__, signing
-from . import outcomes as oc
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from . import signing
+from ._version import __version__
 
 
 def _passphrase(env_var: str | None, ask: bool, confirm: bool = False) -> bytes | None:
@@ -44,7 +46,7 @@ def cmd_trust(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_key(args: argparse.Namespace) -> object:
+def _load_key(args: argparse.Namespace) -> Ed25519PrivateKey:
     try:
         return signing.load_private_key(args.key, _passphrase(args.passphrase_env, False))
     except signing.SigningError as exc:
@@ -56,15 +58,15 @@ def _load_key(args: argparse.Namespace) -> object:
 def cmd_sign(args: argparse.Namespace) -> int:
     record, outdir, _ = signing.load_record(Path(args.report_dir))
     key = _load_key(args)
-    result = signing.sign_role(record, args.role, args.name, key)  # type: ignore[arg-type]
+    result = signing.sign_role(record, args.role, args.name, key)
+    fp = signing.fingerprint(key.public_key())
     for sec in result.signed:
-        print(f"signed section {sec['number']} ({sec['title']}) as {args.name} ({args.role}), "
-              f"key {signing.fingerprint(key.public_key())}")  # type: ignore[attr-defined]
+        print(f"signed section {sec.number} ({sec.title}) as {args.name} ({args.role}), key {fp}")
     for sec, blocking in result.refused:
-        print(f"REFUSED section {sec['number']} ({sec['title']}): not ready to sign; blocked by "
+        print(f"REFUSED section {sec.number} ({sec.title}): not ready to sign; blocked by "
               f"{', '.join(blocking)}", file=sys.stderr)
     if result.signed:
-        paths = signing.write_signed(record, outdir, signing.public_keys_for_archive(key))  # type: ignore[arg-type]
+        paths = signing.write_signed(result.record, outdir, signing.public_keys_for_archive(key))
         print("written: " + ", ".join(str(p) for p in paths))
     return 1 if result.refused else 0
 
@@ -86,33 +88,27 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    path = Path(args.path)
-    file = path / signing.RECORD_NAME if path.is_dir() else path
-    doc = signing.json.loads(file.read_text("utf-8"))
-    record = doc["record"] if doc.get("schema") == signing.ARCHIVE_SCHEMA else doc
-    env, run = record["environment"], record["run"]
-    rev = record.get("revision", {})
-    print(f"environment {env['name']}; run {run['started']} to {run['finished']}; pytest-apexready "
-          f"{run['tool_version']}" + (f", commit {run['git_commit'][:12]}" if run.get("git_commit") else ""))
-    if rev:
-        print(f"revision {rev['number']} {rev['id']}" + (f" (previous {rev['previous']})" if rev["previous"] else ""))
-    outcomes = record["summary"]["outcomes"]
-    print("outcomes: " + ", ".join(f"{o} {n}" for o, n in outcomes.items() if n))
-    for sec in record["sections"]:
-        counts = ", ".join(f"{o} {n}" for o, n in sec["counts"].items() if n)
-        state = "ready" if sec["ready"] else f"NOT ready (blocked by {len(sec['blocking'])}: " \
-            f"{', '.join(sec['blocking'][:8])}{', ...' if len(sec['blocking']) > 8 else ''})"
-        print(f"{sec['number']:>2}. {sec['title']} [{sec['sign_off_role']}]: {counts}; {state}")
-        for sig in sec.get("signatures", []):
-            extra = f" in revision {sig['invalidated_in']}" if sig.get("status") == "invalidated" else ""
-            print(f"      {sig['status']}{extra}: {sig['name']} ({sig['role']}) {sig['date']} key {sig['fingerprint']} "
-                  f"(revision {sig['revision']})")
+    record = signing.load_document(Path(args.path))
+    env, run, rev = record.environment, record.run, record.revision
+    print(f"environment {env.name}; run {run.started} to {run.finished}; pytest-apexready "
+          f"{run.tool_version}" + (f", commit {run.git_commit[:12]}" if run.git_commit else ""))
+    if rev is not None:
+        print(f"revision {rev.number} {rev.id}" + (f" (previous {rev.previous})" if rev.previous else ""))
+    print("outcomes: " + ", ".join(f"{o.value} {n}" for o, n in record.summary.outcomes.items() if n))
+    for sec in record.sections:
+        counts = ", ".join(f"{o.value} {n}" for o, n in sec.counts.items() if n)
+        blocking = sec.blocking
+        state = "ready" if sec.ready else f"NOT ready (blocked by {len(blocking)}: " \
+            f"{', '.join(blocking[:8])}{', ...' if len(blocking) > 8 else ''})"
+        print(f"{sec.number:>2}. {sec.title} [{sec.sign_off_role}]: {counts}; {state}")
+        for sig in sec.signatures:
+            print(f"      {sig.state}: {sig.name} ({sig.role}) {sig.date} key {sig.fingerprint} "
+                  f"(revision {sig.revision})")
     if args.trust:
         result = signing.verify_record(record, signing.load_trust(Path(args.trust)))
         for line in result.problems:
             print(f"FAILED: {line}")
         print("verification " + ("passed" if result.ok else "FAILED"))
-    _ = oc
     return 0
 
 
@@ -166,13 +162,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", metavar="FILE")
     e.add_argument("--trust", metavar="KEYS_DIR", help="include the signers' public keys from here")
     e.set_defaults(func=cmd_export)
+    from .continuous import add_cli  # diff, history, schedule (pytest_apexready/history.py, phases.py)
+
+    add_cli(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        return int(args.func(args))
     except signing.SigningError as exc:
         print(f"apexready {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -6,17 +6,19 @@ the ``apexready`` group through :func:`add_options`. See ``docs/signing.md``.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import signing
+from .hooks import RecordSlot
+from .record import Record
 
-__all__ = ["add_options", "SignoffPlugin"]
+__all__ = ["SignoffPlugin", "add_options"]
 
 
 def add_options(group: Any) -> None:
@@ -40,12 +42,13 @@ class SignoffPlugin:
     def __init__(self, config: pytest.Config):
         self.config = config
         self.is_worker = hasattr(config, "workerinput")
-        self.prev: dict[str, Any] | None = None
+        self.prev: Record | None = None
         self.prev_dir: Path | None = None
         self.prev_text = ""
+        self.prev_had_revision = True
         self.selected: set[str] = set()
         self.lines: list[tuple[str, dict[str, bool]]] = []
-        self.key = None
+        self.key: Ed25519PrivateKey | None = None
         self.signers: list[tuple[str, str]] = []
         opt = config.option
         if getattr(opt, "apex_rerun", None):
@@ -58,17 +61,18 @@ class SignoffPlugin:
         base = self.config.invocation_params.dir
         path = path if path.is_absolute() else base / path
         try:
-            self.prev, self.prev_dir, self.prev_text = signing.load_record(path)
-            signing.ensure_revision(self.prev)
+            prev, self.prev_dir, self.prev_text = signing.load_record(path)
+            self.prev_had_revision = prev.revision is not None
+            self.prev = signing.ensure_revision(prev)
             signing.check_integrity(self.prev)
-        except (signing.SigningError, KeyError, TypeError) as exc:
+        except signing.SigningError as exc:
             raise pytest.UsageError(f"apexready: --apex-rerun {path}: {exc}") from None
         self.selected = set(signing.rerun_ids(self.prev))
         opt = self.config.option
         if not _explicit(self.config, "--apex-report"):
             opt.apex_report = str(self.prev_dir)
         if opt.apex_env is None:
-            opt.apex_env = self.prev["environment"]["name"]
+            opt.apex_env = self.prev.environment.name
 
     def _load_signing(self) -> None:
         opt = self.config.option
@@ -98,9 +102,9 @@ class SignoffPlugin:
     # -- collection ----------------------------------------------------------------------------
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         out = []
-        if self.prev is not None:
+        if self.prev is not None and self.prev.revision is not None:
             ids = sorted(self.selected, key=lambda i: tuple(int(p) for p in i.split(".")))
-            out.append(f"apexready rerun of {self.prev_dir} (revision {self.prev['revision']['number']}): "
+            out.append(f"apexready rerun of {self.prev_dir} (revision {self.prev.revision.number}): "
                        f"{len(ids)} item(s): {', '.join(ids) if ids else 'none'}")
         if self.signers:
             out.append("apexready will sign at the end as: " + "; ".join(f"{n} ({r})" for r, n in self.signers))
@@ -110,13 +114,15 @@ class SignoffPlugin:
                                       items: list[pytest.Item]) -> None:
         if self.prev is None:
             return
-        from .plugin import ITEM_KEY, SESSION_KEY
+        from ._keys import ITEM_KEY, SESSION_KEY
 
         apex = config.stash.get(SESSION_KEY, None)
-        if apex is not None and apex.profile is not None and apex.profile.name != self.prev["environment"]["name"]:
+        recorded = self.prev.environment.name
+        if apex is not None and apex.profile is not None and apex.profile.name != recorded:
             raise pytest.UsageError(f"apexready: --apex-rerun: the record is for environment "
-                                    f"{self.prev['environment']['name']!r}, this run is for {apex.profile.name!r}")
-        keep, drop = [], []
+                                    f"{recorded!r}, this run is for {apex.profile.name!r}")
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
         for item in items:
             entry = item.stash.get(ITEM_KEY, None)
             (keep if entry is not None and entry.id in self.selected else drop).append(item)
@@ -125,75 +131,66 @@ class SignoffPlugin:
             items[:] = keep
 
     # -- the record -------------------------------------------------------------------------------
-    def pytest_apexready_record(self, record: dict[str, Any], config: pytest.Config) -> None:
+    def pytest_apexready_record(self, slot: RecordSlot, outdir: Path, config: pytest.Config) -> None:
         if self.is_worker:
             return
-        normal = json.loads(json.dumps(record))  # what checklist.json will hold, exactly
-        record.clear()
-        record.update(normal)
         if self.prev is None:
-            signing.first_revision(record)
-            signing.refresh_approvals(record)
+            slot.record = signing.first_revision(slot.record)
             return
-        result = signing.merge_rerun(record, self.prev, self.selected)
-        outdir = Path(config.stash[_session_key()].report_dir)
+        merge = signing.merge_rerun(slot.record, self.prev, self.selected)
+        record = slot.record = merge.record
+        assert record.revision is not None and self.prev.revision is not None
         self._keep_revisions(outdir)
-        changed_signed = [n for n in result["changed"]
-                          if any(s.get("status") == "invalidated" and s.get("invalidated_in") == record["revision"]["number"]
-                                 for s in next(x for x in record["sections"] if x["number"] == n)["signatures"])]
-        self.lines.append((f"apexready rerun: revision {record['revision']['number']} merged into revision "
-                           f"{self.prev['revision']['number']} of {self.prev_dir}; sections changed: "
-                           f"{', '.join(map(str, result['changed'])) or 'none'}", {}))
+        number = record.revision.number
+        changed_signed = [n for n in merge.changed
+                          if any(s.status == "invalidated" and s.invalidated_in == number
+                                 for s in record.section(n).signatures)]
+        self.lines.append((f"apexready rerun: revision {number} merged into revision "
+                           f"{self.prev.revision.number} of {self.prev_dir}; sections changed: "
+                           f"{', '.join(map(str, merge.changed)) or 'none'}", {}))
         if changed_signed:
             self.lines.append((f"apexready rerun: signatures invalidated (results changed) in section "
                                f"{', '.join(map(str, changed_signed))}: sign them again", {"yellow": True}))
-        if result["kept"]:
-            self.lines.append((f"apexready rerun: signatures kept in section {', '.join(map(str, result['kept']))}",
-                               {}))
+        if merge.kept:
+            self.lines.append((f"apexready rerun: signatures kept in section {', '.join(map(str, merge.kept))}", {}))
 
     def _keep_revisions(self, outdir: Path) -> None:
         """Keep the superseded revision (and its history) in OUTDIR/revisions/ for the audit trail."""
-        assert self.prev is not None and self.prev_dir is not None
+        assert self.prev is not None and self.prev_dir is not None and self.prev.revision is not None
         folder = outdir / signing.REVISIONS_DIR
         folder.mkdir(parents=True, exist_ok=True)
         src = self.prev_dir / signing.REVISIONS_DIR
         if src.is_dir() and src.resolve() != folder.resolve():
             for p in src.glob("r*.json"):
                 shutil.copy2(p, folder / p.name)
-        (folder / f"r{self.prev['revision']['number']}.json").write_text(
-            self.prev_text if "revision" in json.loads(self.prev_text) else signing.record_text(self.prev), "utf-8")
+        # as it was written, byte for byte (a record from before revisions existed gets its revision 1 here)
+        text = self.prev_text if self.prev_had_revision else self.prev.text()
+        (folder / f"r{self.prev.revision.number}.json").write_text(text, "utf-8")
 
-    def pytest_apexready_written(self, record: dict[str, Any], outdir: Path, config: pytest.Config) -> None:
+    def pytest_apexready_written(self, slot: RecordSlot, outdir: Path, config: pytest.Config) -> None:
         if self.is_worker:
             return
         archive_keys: dict[str, str] = {}
         if self.key is not None and self.signers:
+            fp = signing.fingerprint(self.key.public_key())
             for role, name in self.signers:
                 try:
-                    result = signing.sign_role(record, role, name, self.key)
+                    result = signing.sign_role(slot.record, role, name, self.key)
                 except signing.SigningError as exc:
                     self.lines.append((f"apexready sign-off as {role}: {exc}", {"red": True}))
                     continue
+                slot.record = result.record
                 for sec in result.signed:
-                    self.lines.append((f"apexready sign-off: section {sec['number']} ({sec['title']}) signed by "
-                                       f"{name} ({role}), key {signing.fingerprint(self.key.public_key())}",
+                    self.lines.append((f"apexready sign-off: {sec.name} signed by {name} ({role}), key {fp}",
                                        {"green": True}))
                 for sec, blocking in result.refused:
-                    self.lines.append((f"apexready sign-off: section {sec['number']} ({sec['title']}) NOT signed "
-                                       f"as {role}: not ready, blocked by {', '.join(blocking)}", {"red": True}))
+                    self.lines.append((f"apexready sign-off: {sec.name} NOT signed as {role}: not ready, "
+                                       f"blocked by {', '.join(blocking)}", {"red": True}))
             archive_keys = signing.public_keys_for_archive(self.key)
-        if any(s.get("signatures") for s in record["sections"]) or archive_keys:
-            paths = signing.write_signed(record, outdir, archive_keys)
-            session = config.stash[_session_key()]
-            session.report_paths = [p for p in paths if p.name != signing.ARCHIVE_NAME] + \
-                [p for p in paths if p.name == signing.ARCHIVE_NAME]
+        if any(s.signatures for s in slot.record.sections) or archive_keys:
+            slot.paths = signing.write_signed(slot.record, outdir, archive_keys)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         for line, markup in self.lines:
             terminalreporter.write_line(line, **markup)
 
-
-def _session_key():
-    from .plugin import SESSION_KEY
-
-    return SESSION_KEY
