@@ -25,7 +25,8 @@ def _staging_checks() -> str:
     lines = ["import os", "from pytest_apexready import check, fail_check", ""]
     n = 0
     for item in items:
-        for part in [p.name for p in item.parts] or [None]:
+        parts: list[str | None] = [p.name for p in item.parts] or [None]
+        for part in parts:
             n += 1
             mark = f'@check("{item.id}", part="{part}")' if part else f'@check("{item.id}")'
             body = ('    if os.environ.get("APEX_BREAK") == "' + item.id + '":\n        fail_check("replicas", '

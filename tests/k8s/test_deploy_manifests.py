@@ -114,7 +114,7 @@ class Api:
         try:
             return resp.status, json.loads(resp.data) if resp.data else None
         except ValueError:  # /readyz answers text
-            return resp.status, resp.data.decode(errors="replace")
+            return resp.status, (resp.data or b"").decode(errors="replace")
 
     def path(self, obj: dict[str, Any]) -> str:
         av = obj["apiVersion"]
