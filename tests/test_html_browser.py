@@ -6,8 +6,7 @@ import datetime as dt
 import shutil
 
 import pytest
-
-from selenium import webdriver  # noqa: E402 - the dev extra installs it
+from selenium import webdriver
 
 CHECKS = """
 from pytest_apexready import check, fail_check
@@ -19,6 +18,15 @@ def test_migrations(evidence):
 @check("2.1.2")
 def test_indexes():
     fail_check("indexes", observed=3, expected="at least 5", where="pg_indexes")
+
+@check("3.1.4", part="k8s")
+def test_probes(evidence):
+    evidence.record("probe_paths", ["/health"], source="GET deployments in apexmediation")
+    evidence.note("GET /health over HTTP is the http part")
+
+@check("3.1.4", part="http")
+def test_health():
+    fail_check("GET /health", observed=503, expected=200, where="https://api.example.com/health")
 """
 
 
@@ -82,6 +90,17 @@ expires = {today + dt.timedelta(days=90)}
     assert "attested" in attested.text and attested.text.startswith("[x]")
     awaiting = browser.find_element(By.ID, "item-9.3.2")
     assert "awaiting attestation" in awaiting.text
+
+    # an item in parts: each part under it with its outcome, findings and (folded) evidence
+    health = browser.find_element(By.ID, "item-3.1.4")
+    assert health.text.startswith("[ ] 3.1.4") and health.get_attribute("data-outcome") == "failed"
+    k8s, http = health.find_elements(By.CSS_SELECTOR, ".part")
+    assert k8s.text.startswith("part k8s (k8s) passed") and "GET /health over HTTP is the http part" in k8s.text
+    assert http.text.startswith("part http (http) failed")
+    assert "GET /health: observed 503; expected 200; read from https://api.example.com/health" in http.text
+    assert http.value_of_css_property("border-left-color") == "rgba(165, 14, 14, 1)"
+    k8s.find_element(By.TAG_NAME, "summary").click()
+    assert "GET deployments in apexmediation" in k8s.text
 
     signoff = browser.find_element(By.CSS_SELECTOR, '.signoff[data-section="2"]')
     assert "Database Admin" in signoff.text and "not ready: blocked by 2.1.2" in signoff.text
