@@ -46,6 +46,11 @@ def load_balancer(aws: Any) -> dict[str, Any]:
     return dict(found[0])
 
 
+def ec2(aws: Any, kind: str, ident: str) -> str:
+    """The ARN of an EC2 resource (a VPC, a route table, a security group)."""
+    return str(aws.arn("ec2", f"{kind}/{ident}"))
+
+
 def vpc_id(aws: Any) -> str:
     name = aws.setting("vpc", "the VPC's Name tag or id")
     for v in aws.read("ec2", "describe_vpcs")["Vpcs"]:
@@ -298,23 +303,24 @@ def test_vpc_subnets(aws, evidence):
     findings = []
     db_subnets = database_subnets(aws)
     routes = {s: default_route(tables[s]) if s in tables else "" for s in db_subnets}
-    evidence.record("database_subnets", routes, source=aws.at("ec2:DescribeRouteTables", vpc))
+    evidence.record("database_subnets", routes, source=aws.at("ec2:DescribeRouteTables", ec2(aws, "vpc", vpc)))
     for s, target in routes.items():
         if target.startswith("igw-"):
+            table = ec2(aws, "route-table", tables[s]["RouteTableId"])
             findings.append(Finding(f"database subnet {s} default route", target, "no route to an internet gateway",
-                                    aws.at("ec2:DescribeRouteTables", tables[s]["RouteTableId"])))
+                                    aws.at("ec2:DescribeRouteTables", table)))
     if not db_subnets:
         findings.append(Finding("database subnets", "none in the RDS and ElastiCache subnet groups",
                                 "private subnets", aws.at("rds:DescribeDBInstances")))
     lb = load_balancer(aws)
     lb_subnets = [z["SubnetId"] for z in lb.get("AvailabilityZones", [])]
     lb_routes = {s: default_route(tables[s]) if s in tables else "" for s in lb_subnets}
-    evidence.record("load_balancer_subnets", lb_routes, source=aws.at("ec2:DescribeRouteTables", vpc))
+    evidence.record("load_balancer_subnets", lb_routes, source=aws.at("ec2:DescribeRouteTables", ec2(aws, "vpc", vpc)))
     for s, target in lb_routes.items():
         if lb.get("Scheme") == "internet-facing" and not target.startswith("igw-"):
             findings.append(Finding(f"load balancer subnet {s} default route", target or "none",
                                     "an internet gateway (a public subnet)",
-                                    aws.at("ec2:DescribeRouteTables", vpc)))
+                                    aws.at("ec2:DescribeRouteTables", ec2(aws, "vpc", vpc))))
     fail_check(findings=findings)
 
 
@@ -349,8 +355,8 @@ def test_security_groups(aws, evidence):
                 findings.append(Finding(f"{label} inbound {_ports(r)}", f"open to {', '.join(world)}",
                                         "only 80/443 on the load balancer's groups open to the internet",
                                         aws.at("ec2:DescribeSecurityGroups",
-                                               aws.arn("ec2", f"security-group/{g['GroupId']}"))))
-    evidence.record("inbound_rules", listed, source=aws.at("ec2:DescribeSecurityGroups", vpc))
+                                               ec2(aws, "security-group", g["GroupId"]))))
+    evidence.record("inbound_rules", listed, source=aws.at("ec2:DescribeSecurityGroups", ec2(aws, "vpc", vpc)))
     fail_check(findings=findings)
 
 
@@ -368,12 +374,13 @@ def test_nat_gateways(aws, evidence):
         if not target.startswith("nat-") or nats.get(target) != "available":
             findings.append(Finding(f"private route table {rt_id} default route",
                                     f"{target or 'none'}" + (f" ({nats.get(target)})" if target in nats else ""),
-                                    "an available NAT gateway", aws.at("ec2:DescribeRouteTables", rt_id)))
-    evidence.record("nat_gateways", nats, source=aws.at("ec2:DescribeNatGateways", vpc))
-    evidence.record("private_route_tables", seen, source=aws.at("ec2:DescribeRouteTables", vpc))
+                                    "an available NAT gateway",
+                                    aws.at("ec2:DescribeRouteTables", ec2(aws, "route-table", rt_id))))
+    evidence.record("nat_gateways", nats, source=aws.at("ec2:DescribeNatGateways", ec2(aws, "vpc", vpc)))
+    evidence.record("private_route_tables", seen, source=aws.at("ec2:DescribeRouteTables", ec2(aws, "vpc", vpc)))
     if not nats:
         findings.append(Finding("NAT gateways", "none", "at least one available NAT gateway",
-                                aws.at("ec2:DescribeNatGateways", vpc)))
+                                aws.at("ec2:DescribeNatGateways", ec2(aws, "vpc", vpc))))
     fail_check(findings=findings)
 
 

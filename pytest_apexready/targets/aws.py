@@ -35,6 +35,7 @@ _CREDENTIALS = {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId",
 _THROTTLED = {"Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded",
               "TooManyRequestsException", "RequestThrottled", "RequestThrottledException", "SlowDown",
               "PriorRequestNotComplete", "BandwidthLimitExceeded", "ProvisionedThroughputExceededException"}
+_GLOBAL = {"shield", "cloudfront", "route53", "iam"}
 #: operations whose IAM action is not "<prefix>:<Operation>"
 _ACTIONS = {("s3", "ListObjectsV2"): "s3:ListBucket", ("s3", "ListObjectVersions"): "s3:ListBucketVersions"}
 
@@ -113,7 +114,9 @@ class Aws(Target):
     def api(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
-                client = self.client().client(service, endpoint_url=self.endpoint_url,
+                # global services answer in us-east-1 whatever the profile's region
+                region = "us-east-1" if service in _GLOBAL else self.region
+                client = self.client().client(service, endpoint_url=self.endpoint_url, region_name=region,
                                               config=self._config(self.max_attempts))
                 client.meta.events.register("before-call", self._count)
                 self._clients[service] = client
