@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 from ..outcomes import TargetUnavailable
 from . import Target
 
-__all__ = ["Http", "HttpResponse", "DEFAULT_PATHS", "USER_AGENT"]
+__all__ = ["DEFAULT_PATHS", "USER_AGENT", "Http", "HttpResponse"]
 
 #: API paths the checks use; a profile overrides any of them with ``paths = { name = "/..." }``
 DEFAULT_PATHS = {
@@ -35,6 +35,10 @@ DEFAULT_MAX_BODY = 5 * 1024 * 1024
 POST_PURPOSES = ("sign-in", "validation-probe")
 
 
+class NotJson(TargetUnavailable, ValueError):
+    """A body that should be JSON is not (an HTML error page, say): the item could not be checked."""
+
+
 @dataclass(frozen=True)
 class HttpResponse:
     method: str
@@ -45,6 +49,7 @@ class HttpResponse:
     redirects: tuple[str, ...] = ()       # "301 http://..." for each hop before this one
     elapsed_s: float = 0.0
     raw_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    target: str = "http"
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -66,8 +71,8 @@ class HttpResponse:
             return json.loads(self.body)
         except ValueError:
             start = " ".join(self.text[:80].split())
-            raise ValueError(f"{self.line}: expected a JSON body, got Content-Type {ctype} starting {start!r} "
-                             "(an error page from a proxy?)") from None
+            raise NotJson(self.target, self.url, f"{self.line}: expected a JSON body, got Content-Type {ctype} "
+                          f"starting {start!r} (an error page from a proxy?)") from None
 
 
 class Http(Target):
@@ -194,9 +199,14 @@ class Http(Target):
             body = self._read_limited(resp, url)
         finally:
             resp.close()
+        if resp.status_code in (502, 504):
+            # a gateway error is the proxy saying the service behind it is gone: could not check
+            raise TargetUnavailable(self.name, url, f"{resp.status_code} {resp.reason} from the proxy (after "
+                                    f"{int(self.settings.get('retries', 1)) + 1} attempts for GET): the service "
+                                    "behind it does not answer")
         redirects = tuple(f"{r.status_code} {r.url}" for r in resp.history)
         return HttpResponse(method, url, resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, body,
-                            redirects, time.monotonic() - t0, tuple(resp.raw.headers.items()))
+                            redirects, time.monotonic() - t0, tuple(resp.raw.headers.items()), self.name)
 
     def _read_limited(self, resp: Any, url: str) -> bytes:
         import requests

@@ -43,7 +43,9 @@ def profile(*, https: int = P["https"], api_url: str | None = None, nameservers:
         lines.append(f"[targets.{name}]")
         lines += [f"{k} = {_toml(v)}" for k, v in table.items()]
         lines.append("")
-    lines += ["[expectations]", f"test_customer_email = {_toml(customer)}", f"dns_records = {_toml(RECORDS)}", ""]
+    lines += ["[expectations]", f"test_customer_email = {_toml(customer)}", f"dns_records = {_toml(RECORDS)}", "",
+              "[absent]", 'k8s = "edge self-test: the Kubernetes halves are tested in tests/k8s"',
+              'aws = "edge self-test: the AWS halves are tested with moto"', ""]
     return "\n".join(lines)
 
 

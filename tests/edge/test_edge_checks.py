@@ -1,0 +1,248 @@
+"""The edge checks (http, tls, dns), both directions, against the sandbox's real edge.
+
+- compliant: the edge of ``python -m sandbox up`` passes every item;
+- drifted: the drifted edge (same processes, drift ports) fails every item, with observed and expected;
+- read-only: nginx's access log shows the checker sending only GET/HEAD/OPTIONS, sign-in and
+  validation-rejected POSTs; PostgreSQL's statement log (a server of our own) shows no write;
+- bad input: an unresolvable name, a reset connection, a 502, a redirect loop, a 30 MB body, HTML
+  where JSON is expected and an unknown CA each give a clear item error, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import struct
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from checkrun import ROOT, run_checks
+from edgeprofile import DNS_DRIFT, drifted, profile
+
+from sandbox import edge
+from sandbox.edge import config
+
+SUITES = ("tests_app/test_edge_http.py", "tests_security/test_edge_security.py", "tests_infra/test_edge_infra.py",
+          "tests_golive/test_edge_golive.py")
+MARKER = "http or tls or dns"
+ITEMS = ["1.1.7", "1.1.8", "3.1.4", "3.2.6", "5.2.1", "5.2.2", "5.2.3", "5.2.4", "5.2.6", "5.3.1", "5.3.2",
+         "5.3.5", "6.2.2", "6.2.3", "6.3.3", "6.3.4", "9.1.1", "9.2.1", "10.1.3", "10.2.1", "10.2.2", "10.2.3",
+         "10.2.4"]
+#: 3.2.2's http half passes on the drifted edge too: both consoles run the one cached production build
+ALL_ITEMS = [*ITEMS, "3.2.2"]
+P = config.PORTS
+
+
+@pytest.fixture(scope="module")
+def edge_up():
+    rows = {r["component"]: r["state"] for r in edge.status_rows()}
+    down = [c for c, s in rows.items() if s != "running"]
+    if down:
+        pytest.fail(f"the sandbox edge is not running ({', '.join(down)}): start it with `python -m sandbox up`")
+    edge.reset_rate_limit()   # each module starts with the API's full 100-request budget
+
+
+def run(tmp_path, text, *extra):
+    return run_checks(tmp_path, MARKER, text, *extra, suites=SUITES)
+
+
+def test_compliant_edge_passes_every_item(tmp_path, edge_up):
+    start = edge.ACCESS_LOG.stat().st_size
+    result = run(tmp_path, profile())
+    outcomes = {i: result.outcome(i) for i in ALL_ITEMS}
+    assert outcomes == {i: "passed" for i in ALL_ITEMS}, {i: result.reason(i) for i, o in outcomes.items()
+                                                            if o != "passed"}
+    assert "validation-only" in str(result.items["5.2.4"]["evidence"])
+    # read-only, from nginx's side: the checker sent GET, HEAD and OPTIONS, signed in, and POSTs the API refused
+    lines = [ln for ln in edge.ACCESS_LOG.read_text(errors="replace")[start:].splitlines()
+             if "pytest-apexready" in ln]
+    assert len(lines) > 20, lines
+    parsed = [re.search(r'"(\w+) (\S+)" (\d{3})', ln) for ln in lines]
+    assert all(parsed), lines
+    writes = [(m[1], m[2], m[3]) for m in parsed if m and m[1] not in ("GET", "HEAD", "OPTIONS")]
+    refused = [w for w in writes if w[0] == "POST" and w[2].startswith("4")]
+    tokens = [w for w in writes if w[0] == "POST" and w[2] == "200" and re.search(r"/auth/(signin|refresh)$", w[1])]
+    assert sorted(writes) == sorted(refused + tokens), writes
+    assert refused and tokens
+
+
+def test_drifted_edge_fails_every_item(tmp_path, edge_up):
+    result = run(tmp_path, drifted())
+    outcomes = {i: result.outcome(i) for i in ITEMS}
+    assert outcomes == {i: "failed" for i in ITEMS}, {i: (o, result.reason(i)) for i, o in outcomes.items()}
+    def r(item):   # the reason shows the first findings; the record keeps them all
+        return result.reason(item) + " " + str(result.items[item].get("findings"))
+
+    for item in ITEMS:
+        assert "observed" in r(item) and "expected" in r(item) and "read from" in r(item), (item, r(item))
+    assert "at resolver: observed A 127.0.0.1 (TTL 300); expected the authoritative answer ['127.0.0.10']" in r("1.1.7")
+    assert "certificate has expired" in r("1.1.8") and "Hostname mismatch" in r("1.1.8")
+    assert "observed 3.0" in r("1.1.8")
+    assert "observed 503" in r("3.1.4")
+    assert "/_next/static/" in r("3.2.6") and "expected every script and stylesheet on https://cdn." in r("3.2.6")
+    assert "observed no RateLimit headers; expected (100, 900)" in r("5.2.1")
+    assert "observed *" in r("5.2.2")
+    assert "content-security-policy: observed absent" in r("5.2.3") and "X-Powered-By: observed Express" in r("5.2.3")
+    assert "observed 500; expected 400" in r("5.2.4")
+    assert "observed 30 days; expected 7 days" in r("5.2.6")
+    assert "observed 404; expected 200" in r("5.3.1")
+    assert "observed 201 (the account apexready-coppa-probe-" in r("5.3.2")
+    assert "privacy policy link on the console: observed none" in r("5.3.5")
+    assert "max-age=0" in r("6.2.2")
+    assert "Cache-Control header: observed absent" in r("6.2.3")
+    assert "page size limit=1: observed 200, 8 items" in r("6.3.3")
+    assert "observed identity; expected gzip or br" in r("6.3.4")
+    assert "observed ['/api/v1/reports/revenue']" in r("9.1.1")
+    assert "missing components ['API', 'Console', 'Database', 'Cache', 'CDN']" in r("9.2.1")
+    assert "observed 86400; expected <= 60" in r("10.1.3")
+    assert "status.apexmediation.local: observed A 127.0.0.10 (TTL 86400); expected 127.0.0.1" in r("10.2.1")
+    assert "plain HTTP on" in str(result.items["10.2.2"]["findings"])
+    assert "['TLSv1', 'TLSv1.1']" in str(result.items["10.2.2"]["findings"])
+    assert "'HSTS on cdn.apexmediation.local', 'observed': 'absent'" in str(result.items["10.2.2"]["findings"])
+    assert "'redis': {'status': 'down'" in r("10.2.3")
+    assert "signup of nobody@apexmediation.local: observed no such user" in r("10.2.4")
+
+
+def test_cors_compares_the_value_not_the_header(tmp_path, edge_up):
+    """A fixed console origin sent to every Origin is not an allowed unknown origin (browsers block it)."""
+    api = f"http://api.{config.ZONE}:{P['drift_api_cors']}"
+    result = run(tmp_path, profile(https=P["drift_https"], api_url=api), "-k", "cors")
+    assert result.outcome("5.2.2") == "passed", result.reason("5.2.2")
+    answers = str(result.items["5.2.2"]["evidence"])
+    assert "from https://attacker.example': {'allow-origin': 'https://console." in answers
+
+
+# --------------------------------------------------------------------------- bad input
+
+class _Bad(BaseHTTPRequestHandler):
+    mode = "loop"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path == "/health" and self.mode != "loop":
+            return self._send(200, b'{"status": "healthy"}', "application/json")
+        if self.mode == "loop":
+            self.send_response(302)
+            self.send_header("Location", self.path)
+            self.end_headers()
+        elif self.mode == "big":
+            # 30 MB, close-delimited (no Content-Length): the client must stop reading at its limit
+            self.protocol_version = "HTTP/1.0"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            chunk = b" " * 65536
+            try:
+                for _ in range(30 * 16):
+                    self.wfile.write(chunk)
+            except OSError:
+                pass
+        else:
+            self._send(200, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
+
+    def _send(self, status, body, ctype):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def _serve(mode):
+    handler = type(f"Bad_{mode}", (_Bad,), {"mode": mode})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _resetting_server():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+
+    def loop():
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()   # RST
+
+    threading.Thread(target=loop, daemon=True).start()
+    return sock
+
+
+def _http_errors(result, phrase):
+    http_items = ["3.1.4", "5.2.1", "5.2.3", "5.3.1", "6.3.4", "9.1.1", "9.2.1"]
+    for item in http_items:
+        assert result.outcome(item) == "error", (item, result.outcome(item), result.reason(item))
+        assert phrase in result.reason(item), (item, result.reason(item))
+
+
+def test_name_that_does_not_resolve(tmp_path, edge_up):
+    result = run(tmp_path, profile(api_url=f"https://missing.{config.ZONE}:{P['https']}"), "-m", "http")
+    _http_errors(result, f"missing.{config.ZONE} does not resolve (127.0.0.1:{P['dns']}: NXDOMAIN)")
+    assert result.outcome("10.2.4") == "passed"   # the run goes on: other targets are read
+
+
+def test_connection_reset(tmp_path, edge_up):
+    sock = _resetting_server()
+    try:
+        port = sock.getsockname()[1]
+        result = run(tmp_path, profile(api_url=f"https://api.{config.ZONE}:{port}"), "-m", "http")
+    finally:
+        sock.close()
+    _http_errors(result, "Connection reset by peer")
+
+
+def test_502_from_nginx(tmp_path, edge_up):
+    result = run(tmp_path, profile(api_url=f"https://gone.{config.ZONE}:{P['drift_https']}", nameservers=DNS_DRIFT),
+                 "-m", "http")
+    _http_errors(result, "502 Bad Gateway from the proxy")
+
+
+@pytest.mark.parametrize(("mode", "phrase", "items"), [
+    # /health itself loops: the first request fails, and with it every item of the target
+    ("loop", "redirect loop: more than 5 redirects", ["3.1.4", "5.2.1", "9.1.1", "9.2.1"]),
+    # /health answers; the OpenAPI document is 30 MB, or an HTML page
+    ("big", "response body over the client's limit of 5,242,880 bytes", ["9.1.1", "6.2.3", "5.2.4"]),
+    ("html", "expected a JSON body, got Content-Type text/html", ["9.1.1", "6.2.3", "5.2.4"]),
+])
+def test_bad_responses(tmp_path, edge_up, mode, phrase, items):
+    server = _serve(mode)
+    try:
+        api = f"http://api.{config.ZONE}:{server.server_address[1]}"
+        result = run(tmp_path, profile(api_url=api, health_urls=[api + "/health"]), "-m", "http")
+    finally:
+        server.shutdown()
+    for item in items:
+        assert result.outcome(item) == "error", (item, result.outcome(item), result.reason(item))
+        assert phrase in result.reason(item), (item, result.reason(item))
+    if mode != "loop":
+        assert result.outcome("9.2.1") == "passed"   # the status page is read all the same
+
+
+def test_unknown_ca(tmp_path, edge_up):
+    import trustme
+
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    result = run(tmp_path, profile(ca_bundle=str(other)), "-m", "http or tls")
+    _http_errors(result, "CERTIFICATE_VERIFY_FAILED")
+    assert result.outcome("1.1.8") == "failed"
+    assert "unable to get local issuer certificate" in result.reason("1.1.8")
+
+
+def test_profiles_are_valid_toml():
+    import tomllib
+
+    for text in (profile(), drifted()):
+        tomllib.loads(text)
+    assert subprocess.run([sys.executable, "-c", "import sandbox.edge"], cwd=ROOT).returncode == 0
