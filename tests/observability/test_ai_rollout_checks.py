@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from checkrun import run_checks
-
 from sandbox import monitoring
 from sandbox.kube import controlplane
 
@@ -65,7 +64,7 @@ def flags_on_namespace(control_plane):
 
 
 def _ago(days: int) -> dt.datetime:
-    return (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)).replace(microsecond=0)
+    return (dt.datetime.now(dt.UTC) - dt.timedelta(days=days)).replace(microsecond=0)
 
 
 def test_before_go_live_with_flags_off_passes(control_plane, tmp_path):
