@@ -126,7 +126,8 @@ def test_usage_error_reaches_pytest_command_line(pytester):
     pytester.makepyfile(test_a="from pytest_apexready import check\n@check('2.3.1')\ndef test_a(): pass\n")
     result = pytester.runpytest("--env", "local")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*environments/local.toml, key 'targets.redis.prot': unknown key (did you mean 'port'?)*"])
+    result.stderr.fnmatch_lines(
+        ["*environments/local.toml, key 'targets.redis.prot': unknown key (did you mean 'port'?)*"])
     result = pytester.runpytest("--env", "nope")
     result.stderr.fnmatch_lines(["*environments/nope.toml: no such file. Fix: pass --env with one of ?'local'?*"])
 

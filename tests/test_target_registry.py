@@ -78,7 +78,7 @@ def test_profile_schema_is_the_registrys(tmp_path, kind):
 
 
 #: names that are no target kind: components whose kind has not landed yet, and a typo
-UNKNOWN = [c for c in COMPONENTS if c not in KINDS][:2] + ["loki", "postgress"]
+UNKNOWN = [*[c for c in COMPONENTS if c not in KINDS][:2], "loki", "postgress"]
 
 
 @pytest.mark.parametrize("name", UNKNOWN)
