@@ -67,7 +67,8 @@ def _findings(findings: Sequence[Finding], reason: str) -> str:
 
 
 def _notes(entries: Sequence[EvidenceEntry]) -> str:
-    return "".join(f'<div class="note">{escape(str(e.value))}</div>' for e in entries if e.name == NOTE)
+    notes = dict.fromkeys(str(e.value) for e in entries if e.name == NOTE)  # instances often repeat one
+    return "".join(f'<div class="note">{escape(text)}</div>' for text in notes)
 
 
 def _evidence(entries: Sequence[EvidenceEntry], extra: Sequence[str] = ()) -> str:

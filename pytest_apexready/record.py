@@ -637,8 +637,8 @@ def _item_result(entry: CatalogItem, by_part: Mapping[str | None, list[_Instance
         parts.append(PartResult(name, _part_component(entry, name), p_outcome, p_reason, p_findings,
                                 tuple(e for i in insts for e in i.evidence), tuple(i.test for i in insts)))
     if parts:  # say which part a reason comes from
-        lines = [f"part {name}: {i.test.reason}" for name in order for i in by_part[name]
-                 if i.test.outcome == outcome and i.test.reason]
+        lines = [f"part {name}: {line}" for name in order for i in by_part[name]
+                 if i.test.outcome == outcome for line in i.test.reason.splitlines() if line.strip()]
         lines += [i.test.reason for i in by_part.get(None, []) if i.test.outcome == outcome and i.test.reason]
         reason = "\n".join(dict.fromkeys(lines))
     records = session.records

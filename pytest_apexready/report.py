@@ -61,7 +61,8 @@ def _md(text: str) -> str:
 
 
 def _md_evidence(entries: Sequence[EvidenceEntry], indent: str) -> list[str]:
-    out = [f"{indent}- note: {e.value}" for e in entries if e.name == NOTE]
+    # parametrized instances often note the same thing: once is enough
+    out = [f"{indent}- note: {text}" for text in dict.fromkeys(str(e.value) for e in entries if e.name == NOTE)]
     for ev in [e for e in entries if e.name != NOTE][:_MD_EVIDENCE]:
         value = json.dumps(ev.value, ensure_ascii=False)
         value = value if len(value) <= 160 else value[:157] + "..."
