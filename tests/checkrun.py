@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -32,6 +33,10 @@ class CheckRun:
 
     def reason(self, item_id: str) -> str:
         return self.items[item_id]["reason"]
+
+    def bare_reason(self, item_id: str) -> str:
+        """The reason without the "part NAME: " the record puts before each line of an item proven in parts."""
+        return "\n".join(re.sub(r"^part [\w.-]+: ", "", line) for line in self.reason(item_id).splitlines())
 
 
 def run_checks(tmp_path: Path, marker: str, profile: str | Path | None = None, *extra: str,

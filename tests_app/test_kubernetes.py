@@ -8,14 +8,11 @@ Secret *values* are never recorded: only key names, lengths, and the feature fla
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from pytest_apexready import check, fail_check
+from pytest_apexready import Finding, check, fail_check
 from pytest_apexready import k8s_objects as k8s
-
-RELEASE_TAG = re.compile(r"^(?:[0-9a-f]{7,40}|v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?)$")
-
+from pytest_apexready.rules.k8s import RELEASE_TAG, not_public_https
 
 # --------------------------------------------------------------------------- 3.1 Backend API
 
@@ -31,15 +28,17 @@ def _image_check(kubernetes, name: str, evidence) -> None:
     replicas = k8s.replicas(dep)
     evidence.record("images", images, source=where)
     evidence.record("replicas", replicas, source=where)
-    evidence.record("registry_half", "the registry listing is read outside Kubernetes; here: the tag, and that "
-                    "pods with it run (the image was pulled)", source="apexready")
+    evidence.note("the registry's listing is read outside Kubernetes; here: the tag, and that pods with it run "
+                  "(the image was pulled)")
+    findings = []
     bad = {c: img for c, img in images.items() if not RELEASE_TAG.match(k8s.image_tag(img) or "")}
     if bad:
-        fail_check(f"image tags of {name}", observed=bad, expected="a tag matching a git SHA (7-40 hex) or a release "
-                   "version (v1.2.3); never latest or untagged", where=where)
+        findings.append(Finding(f"image tags of {name}", bad, "a tag matching a git SHA (7-40 hex) or a release "
+                                "version (v1.2.3); never latest or untagged", where))
     if replicas["updated"] < replicas["spec"] or replicas["ready"] < replicas["spec"]:
-        fail_check(f"rollout of {name}", observed=replicas, expected="every replica updated to this image and ready",
-                   where=where)
+        findings.append(Finding(f"rollout of {name}", replicas, "every replica updated to this image and ready",
+                                where))
+    fail_check(findings=findings)
 
 
 @check("3.1.2")
@@ -51,21 +50,19 @@ def test_backend_environment(kubernetes, expect, workload, evidence):
         fail_check(f"Secret {name}", observed="absent", expected="present", where=where)
     evidence.record("keys", sorted(data), source=where)  # names only: values are secrets
     required = ("DATABASE_URL", "OPENAI_API_KEY", "STRIPE_SECRET_KEY")
-    problems = []
-    if len(data) < expect["backend_min_env_vars"]:
-        problems.append(f"{len(data)} variables")
-    problems += [f"{k} missing" for k in required if k not in data]
-    problems += [f"{k} empty" for k, v in data.items() if not v.strip()]
+    minimum = expect["backend_min_env_vars"]
+    missing = [k for k in required if k not in data]
+    empty = [k for k, v in data.items() if not v.strip()]
     dep = k8s.deployment(kubernetes, workload)
     uses = [c["name"] for c in k8s.containers(dep)
             if any((ref.get("secretRef") or {}).get("name") == name for ref in c.get("envFrom", []))]
     evidence.record("containers_using_secret", uses, source=where)
-    if not uses:
-        problems.append(f"deployment {workload} does not load {name} (envFrom)")
-    if problems:
-        fail_check("backend environment", observed=problems,
-                   expected=f"{expect['backend_min_env_vars']}+ non-empty variables incl. {', '.join(required)}, "
-                            f"loaded by {workload}", where=where)
+    fail_check(findings=[Finding(what, observed, expected, where) for what, observed, expected, bad in (
+        (f"variables in Secret {name}", len(data), f"at least {minimum}", len(data) < minimum),
+        (f"required variables in Secret {name}", f"missing {missing}", f"{', '.join(required)} present", missing),
+        (f"empty variables in Secret {name}", empty, "none empty", empty),
+        (f"containers of {workload} loading {name} (envFrom)", uses, "at least one", not uses),
+    ) if bad])
 
 
 @check("3.1.3")
@@ -93,7 +90,7 @@ def _probe_check(kubernetes, workload: str, evidence, kind: str) -> dict[str, An
     return dep
 
 
-@check("3.1.4")
+@check("3.1.4", part="k8s")  # GET /health on the public API is the catalog's part "http"
 def test_health_endpoint_probed(kubernetes, workload, evidence):
     where = k8s.where(kubernetes, f"GET deployment {workload}")
     dep = _probe_check(kubernetes, workload, evidence, "readinessProbe")
@@ -102,14 +99,14 @@ def test_health_endpoint_probed(kubernetes, workload, evidence):
     replicas = k8s.replicas(dep)
     evidence.record("probe_paths", paths, source=where)
     evidence.record("replicas", replicas, source=where)
-    evidence.record("http_half", "GET /health over HTTP is the http checks' part; here: the probes the kubelet runs "
-                    "against /health, and the pods they keep Ready", source="apexready")
+    findings = []
     not_health = {c: p for c, p in paths.items() if "/health" not in p}
     if not_health:
-        fail_check(f"health checks of {workload}", observed=not_health, expected="probes on /health", where=where)
+        findings.append(Finding(f"health checks of {workload}", not_health, "probes on /health", where))
     if replicas["ready"] < replicas["spec"]:
-        fail_check(f"healthy pods of {workload}", observed=f"{replicas['ready']} of {replicas['spec']} ready",
-                   expected="all replicas passing /health", where=where)
+        findings.append(Finding(f"healthy pods of {workload}", f"{replicas['ready']} of {replicas['spec']} ready",
+                                "all replicas passing /health", where))
+    fail_check(findings=findings)
 
 
 @check("3.1.5")
@@ -142,7 +139,8 @@ def _replica_check(kubernetes, name: str, minimum: int, evidence) -> None:
 def test_hpa(kubernetes, expect, workload, evidence):
     where = k8s.where(kubernetes, "GET horizontalpodautoscalers")
     hpas = [h for h in kubernetes.list("HorizontalPodAutoscaler")
-            if h["spec"]["scaleTargetRef"].get("kind") == "Deployment" and h["spec"]["scaleTargetRef"]["name"] == workload]
+            if h["spec"]["scaleTargetRef"].get("kind") == "Deployment"
+            and h["spec"]["scaleTargetRef"]["name"] == workload]
     if not hpas:
         fail_check(f"HPA for {workload}", observed="none", expected=f"an HPA scaling {workload}", where=where)
     spec = hpas[0]["spec"]
@@ -169,12 +167,15 @@ def test_pdb(kubernetes, expect, workload, evidence):
                 "disruptionsAllowed": status.get("disruptionsAllowed"), "currentHealthy": status.get("currentHealthy"),
                 "desiredHealthy": status.get("desiredHealthy")}
     evidence.record("pdb", observed, source=where)
+    findings = []
     if observed["minAvailable"] != expect["pdb_min_available"]:
-        fail_check(f"PDB for {workload}", observed=f"minAvailable {observed['minAvailable']}",
-                   expected=f"minAvailable {expect['pdb_min_available']}", where=where)
+        findings.append(Finding(f"PDB for {workload}", f"minAvailable {observed['minAvailable']}",
+                                f"minAvailable {expect['pdb_min_available']}", where))
     if not observed["disruptionsAllowed"]:
-        fail_check(f"PDB for {workload}", observed=f"{observed['currentHealthy']} healthy of {observed['desiredHealthy']} "
-                   "needed, 0 disruptions allowed", expected="at least 1 disruption allowed (live status)", where=where)
+        findings.append(Finding(f"PDB for {workload}", f"{observed['currentHealthy']} healthy of "
+                                f"{observed['desiredHealthy']} needed, 0 disruptions allowed",
+                                "at least 1 disruption allowed (live status)", where))
+    fail_check(findings=findings)
 
 
 # --------------------------------------------------------------------------- 3.2 Console
@@ -188,45 +189,34 @@ def test_console_image_tagged_with_release(kubernetes, evidence):
     _image_check(kubernetes, _console(kubernetes), evidence)
 
 
-@check("3.2.2")
+@check("3.2.2", part="k8s")  # the bundles served over HTTP are part "http"
 def test_console_production_build(kubernetes, evidence):
     name = _console(kubernetes)
     where = k8s.where(kubernetes, f"GET deployment {name} (command, args, env NODE_ENV)")
-    observed, problems = {}, []
+    observed: dict[str, Any] = {}
+    findings = []
     for c in k8s.containers(k8s.deployment(kubernetes, name)):
         node_env = (k8s.env(c, "NODE_ENV") or {}).get("value")
         command = [str(x) for x in c.get("command", []) + c.get("args", [])]
         observed[c["name"]] = {"NODE_ENV": node_env, "command": command}
         if node_env != "production":
-            problems.append(f"{c['name']}: NODE_ENV={node_env}")
+            findings.append(Finding(f"NODE_ENV of {c['name']}", node_env, "production", where))
         if "dev" in command:
-            problems.append(f"{c['name']}: runs the development server ({' '.join(command)})")
+            findings.append(Finding(f"server of {c['name']}", f"the development server ({' '.join(command)})",
+                                    "the built server (not `next dev`)", where))
     evidence.record("containers", observed, source=where)
-    evidence.record("http_half", "that the served bundles are minified and content-hashed is read over HTTP; "
-                    "here: the console runs the production build", source="apexready")
-    if problems:
-        fail_check("console build", observed=problems, expected="NODE_ENV=production and the built server "
-                   "(not `next dev`)", where=where)
-
-
-PUBLIC_HTTPS = re.compile(r"^https://(?!localhost|127\.)[^/\s]+")
-
-
-def _not_public_https(values: dict[str, str | None], wanted: str | None) -> dict[str, str | None]:
-    """The containers whose URL is missing, or not *wanted* (when the profile names one),
-    or else not a public https URL."""
-    return {c: v for c, v in values.items()
-            if not v or (v != wanted if wanted else not PUBLIC_HTTPS.match(v))}
+    fail_check(findings=findings)
 
 
 @check("3.2.3")
 def test_console_api_url(kubernetes, expect, evidence):
     name = _console(kubernetes)
     where = k8s.where(kubernetes, f"GET deployment {name} (env NEXT_PUBLIC_API_URL)")
-    values = {c["name"]: (k8s.env(c, "NEXT_PUBLIC_API_URL") or {}).get("value") for c in k8s.containers(k8s.deployment(kubernetes, name))}
+    values = {c["name"]: (k8s.env(c, "NEXT_PUBLIC_API_URL") or {}).get("value")
+              for c in k8s.containers(k8s.deployment(kubernetes, name))}
     evidence.record("NEXT_PUBLIC_API_URL", values, source=where)
     wanted = expect["console_api_url"]
-    bad = _not_public_https(values, wanted)
+    bad = not_public_https(values, wanted)
     if bad:
         fail_check("NEXT_PUBLIC_API_URL", observed=bad,
                    expected=wanted or "the API's public https URL (not localhost), set on every container", where=where)
@@ -236,38 +226,36 @@ def test_console_api_url(kubernetes, expect, evidence):
 def test_console_nextauth_secret(kubernetes, evidence):
     name = _console(kubernetes)
     where = k8s.where(kubernetes, f"GET deployment {name} (env NEXTAUTH_SECRET) and its secret")
-    problems, seen = [], {}
+    findings, seen = [], {}
+    wanted = "NEXTAUTH_SECRET from a Secret, at least 32 characters"
     for container in k8s.containers(k8s.deployment(kubernetes, name)):
+        what = f"NEXTAUTH_SECRET of {container['name']}"
         env = k8s.env(container, "NEXTAUTH_SECRET")
         if env is None:
-            problems.append(f"{container['name']}: NEXTAUTH_SECRET not set")
+            findings.append(Finding(what, "not set", wanted, where))
             continue
         ref = (env.get("valueFrom") or {}).get("secretKeyRef")
         if not ref:
-            problems.append(f"{container['name']}: NEXTAUTH_SECRET is a literal value, not from a Secret")
+            findings.append(Finding(what, "a literal value, not from a Secret", wanted, where))
             continue
         data = k8s.secret_data(kubernetes, ref["name"]) or {}
         length = len(data.get(ref["key"], ""))
         seen[container["name"]] = {"secret": ref["name"], "key": ref["key"], "length": length}
         if length < 32:
-            problems.append(f"{container['name']}: {ref['name']}/{ref['key']} has {length} characters")
+            findings.append(Finding(what, f"{ref['name']}/{ref['key']} has {length} characters", wanted, where))
     evidence.record("nextauth_secret", seen, source=where)
-    if problems:
-        fail_check("NextAuth secret", observed=problems,
-                   expected="NEXTAUTH_SECRET from a Secret, at least 32 characters", where=where)
+    fail_check(findings=findings)
 
 
-@check("3.2.6")
+@check("3.2.6", part="k8s")  # the CDN's caching over HTTP is part "http"
 def test_console_assets_from_cdn(kubernetes, expect, evidence):
     name = _console(kubernetes)
     where = k8s.where(kubernetes, f"GET deployment {name} (env ASSET_PREFIX)")
     prefixes = {c["name"]: (k8s.env(c, "ASSET_PREFIX") or k8s.env(c, "NEXT_PUBLIC_ASSET_PREFIX") or {}).get("value")
                 for c in k8s.containers(k8s.deployment(kubernetes, name))}
     evidence.record("ASSET_PREFIX", prefixes, source=where)
-    evidence.record("cdn_half", "that the CDN serves them with long cache lifetimes is read over HTTP (6.2.2); "
-                    "here: the console points its static assets at the CDN", source="apexready")
     wanted = expect["console_cdn_url"]
-    bad = _not_public_https(prefixes, wanted)
+    bad = not_public_https(prefixes, wanted)
     if bad:
         fail_check("console static assets", observed=bad,
                    expected=wanted or "ASSET_PREFIX set to the CDN's https origin", where=where)
@@ -288,9 +276,10 @@ def test_cronjobs_scheduled(kubernetes, evidence):
     evidence.record("cronjobs", present, source=where)
     missing = [n for n in wanted if n not in present]
     suspended = [n for n in wanted if present.get(n)]
-    if missing or suspended:
-        fail_check("CronJobs", observed={"missing": missing, "suspended": suspended},
-                   expected=f"{wanted} present and not suspended", where=where)
+    fail_check(findings=[Finding(what, observed, expected, where) for what, observed, expected in (
+        ("CronJobs missing", missing, f"all of {wanted} present"),
+        ("CronJobs suspended", suspended, "none suspended"),
+    ) if observed])
 
 
 @check("3.3.2")

@@ -12,19 +12,23 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pytest_apexready import check, fail_check, not_applicable
+from pytest_apexready import Finding, check, fail_check, not_applicable
+from pytest_apexready.rules.clickhouse import (
+    TTL_GRACE_DAYS,
+    delete_ttl,
+    is_mergetree,
+    is_replicated,
+    months_ago_sql,
+    mv_target,
+    split_top,
+    ttl_clause,
+)
 
 #: tables the ApexMediation pipeline writes (the ApexMediation schema)
 EXPECTED_TABLES = ("impressions", "clicks", "revenue_events")
-#: TTL merges are not instant (merge_with_ttl_timeout): an expired part may live this long
-TTL_GRACE_DAYS = 1
 
 _TABLES_SQL = ("SELECT database, name, engine, engine_full, partition_key, create_table_query, toString(uuid) AS uuid "
                "FROM system.tables WHERE database = currentDatabase() AND NOT is_temporary ORDER BY name")
-_DAYS_PER = {"SECOND": 1 / 86400, "MINUTE": 1 / 1440, "HOUR": 1 / 24, "DAY": 1, "WEEK": 7,
-             "MONTH": 365.2425 / 12, "QUARTER": 365.2425 / 4, "YEAR": 365.2425}
-_INTERVAL_RE = re.compile(r"toInterval(Second|Minute|Hour|Day|Week|Month|Quarter|Year)\(\s*(\d+)\s*\)"
-                          r"|INTERVAL\s+'?(\d+)'?\s+(SECOND|MINUTE|HOUR|DAY|WEEK|MONTH|QUARTER|YEAR)S?\b", re.I)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -37,91 +41,6 @@ def _tables(clickhouse) -> list[dict[str, Any]]:
     return clickhouse.query(_TABLES_SQL)
 
 
-def _is_mergetree(t: dict[str, Any]) -> bool:
-    return t["engine"].endswith("MergeTree")
-
-
-def _is_replicated(engine: str) -> bool:
-    return engine.startswith(("Replicated", "Shared")) and engine.endswith("MergeTree")
-
-
-def _split_top(text: str) -> list[str]:
-    parts, depth, cur, quote = [], 0, [], ""
-    for ch in text:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'`\"":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append("".join(cur).strip())
-            cur = []
-            continue
-        cur.append(ch)
-    parts.append("".join(cur).strip())
-    return [p for p in parts if p]
-
-
-def ttl_clause(engine_full: str) -> str:
-    """The table-level TTL clause of ``system.tables.engine_full`` ('' if none)."""
-    m = re.search(r"\sTTL\s+(.+?)(?:\sSETTINGS\s|\sCOMMENT\s|$)", engine_full or "", re.S)
-    return m.group(1).strip() if m else ""
-
-
-def interval_days(expr: str) -> float | None:
-    """Total interval added in a TTL expression, in days (None if it has none)."""
-    total, found = 0.0, False
-    for m in _INTERVAL_RE.finditer(expr):
-        unit, n = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
-        total += int(n) * _DAYS_PER[unit.upper()]
-        found = True
-    return total if found else None
-
-
-def delete_ttl(engine_full: str) -> dict[str, Any] | None:
-    """The unconditional DELETE rule of a table's TTL with the shortest interval, or None.
-
-    Rules moving data (TO DISK/VOLUME), recompressing, rolling up (GROUP BY) or deleting
-    only some rows (WHERE) do not bound retention."""
-    best = None
-    for rule in _split_top(ttl_clause(engine_full)):
-        upper = f" {rule.upper()} "
-        if any(k in upper for k in (" TO DISK ", " TO VOLUME ", " RECOMPRESS ", " GROUP BY ", " WHERE ")):
-            continue
-        days = interval_days(rule)
-        if days is None:
-            continue
-        if best is None or days < best["days"]:
-            best = {"rule": rule, "days": days, "months": round(days / _DAYS_PER["MONTH"], 2)}
-    return best
-
-
-def _unqualify(name: str) -> tuple[str | None, str]:
-    parts = [p.strip("`\"") for p in re.findall(r"`[^`]*`|\"[^\"]*\"|[^.]+", name)]
-    return (parts[0], parts[1]) if len(parts) == 2 else (None, parts[-1])
-
-
-def mv_target(view: dict[str, Any], tables: list[dict[str, Any]]) -> tuple[str | None, str]:
-    """(database or None for the current one, table) a materialized view writes to."""
-    m = re.match(r"CREATE MATERIALIZED VIEW\s+(?:IF NOT EXISTS\s+)?(?:`[^`]*`|\S)+\s+(?:ON CLUSTER\s+\S+\s+)?"
-                 r"(?:REFRESH\s.*?\s)?TO\s+((?:`[^`]*`|[\w.])+)", view["create_table_query"] or "", re.S)
-    if m:
-        db, table = _unqualify(m.group(1))
-        return (None if db in (None, view["database"]) else db), table
-    names = {t["name"] for t in tables}
-    for inner in (f".inner_id.{view['uuid']}", f".inner.{view['name']}"):
-        if inner in names:
-            return None, inner
-    return None, f".inner.{view['name']}"
-
-
-def _months_ago_sql(days: float) -> str:
-    return f"toYYYYMM(now() - toIntervalSecond({int(days * 86400)}) - toIntervalDay({TTL_GRACE_DAYS}))"
-
-
 # ---------------------------------------------------------------------------- 1.1.3
 
 @check("1.1.3")
@@ -129,8 +48,8 @@ def test_clickhouse_version(clickhouse, expect, evidence):
     version = clickhouse.server_version()
     source = clickhouse.version_source or f"SELECT version() on {clickhouse.where}"
     evidence.record("version", version, source=source)
-    evidence.record("replication", "checked by item 2.2.4 (Replication: configured if using distributed tables)",
-                    source="system.tables / system.clusters / system.replicas, see 2.2.4")
+    evidence.note("replication is checked by item 2.2.4 (configured if using distributed tables), from "
+                  "system.tables, system.clusters and system.replicas")
     minimum = expect["clickhouse_min_version"]
     major = int(version.split(".")[0])
     if major < minimum:
@@ -146,32 +65,31 @@ def test_tables_have_ttl(clickhouse, evidence):
     where = _src(clickhouse, "system.tables")
     names = {t["name"] for t in tables}
     missing = [n for n in EXPECTED_TABLES if n not in names]
-    ttls = {t["name"]: ttl_clause(t["engine_full"]) for t in tables if _is_mergetree(t)}
+    ttls = {t["name"]: ttl_clause(t["engine_full"]) for t in tables if is_mergetree(t)}
     without = sorted(n for n, ttl in ttls.items() if not ttl)
     evidence.record("table_ttls", {n: ttl or None for n, ttl in ttls.items()}, source=where)
     evidence.record("missing_tables", missing, source=where)
-    problems = []
+    findings = []
     if missing:
-        problems.append(f"missing tables {missing}")
+        findings.append(Finding("tables of the schema", f"missing {missing}", f"{list(EXPECTED_TABLES)} exist", where))
     if without:
-        problems.append(f"MergeTree tables without TTL {without}")
-    if problems:
-        fail_check("schema incomplete", observed="; ".join(problems),
-                   expected=f"tables {list(EXPECTED_TABLES)} exist and every MergeTree table has a TTL", where=where)
+        findings.append(Finding("MergeTree tables without TTL", without, "none: a TTL on every MergeTree table", where))
+    fail_check(findings=findings)
 
 
 # ---------------------------------------------------------------------------- 2.2.2
 
 @check("2.2.2")
 def test_monthly_partitions(clickhouse, evidence):
-    tables = [t for t in _tables(clickhouse) if _is_mergetree(t)]
+    tables = [t for t in _tables(clickhouse) if is_mergetree(t)]
     where = _src(clickhouse, "system.tables")
     keys = {t["name"]: t["partition_key"] for t in tables}
     evidence.record("partition_keys", keys, source=where)
     if not tables:
         fail_check("no event tables", observed="no MergeTree tables", expected="event tables partitioned by month",
                    where=where)
-    bad = {n: k or "(no partition key)" for n, k in keys.items() if not re.search(r"\b(toYYYYMM|toStartOfMonth)\(", k or "")}
+    monthly = re.compile(r"\b(toYYYYMM|toStartOfMonth)\(")
+    bad = {n: k or "(no partition key)" for n, k in keys.items() if not monthly.search(k or "")}
     if bad:
         fail_check("tables not partitioned by month", observed=bad,
                    expected="partition_key toYYYYMM(<time column>) on every MergeTree table", where=where)
@@ -196,16 +114,15 @@ def test_materialized_views(clickhouse, expect, evidence):
         have = {(None if p["here"] else p["database"], p["table"]): int(p["rows"]) for p in parts}
         rows = {view: have.get(target, 0) for view, target in targets.items()}
     evidence.record("target_rows", rows, source=_src(clickhouse, "system.parts"))
-    problems = []
+    findings = []
     if len(views) != wanted:
-        problems.append(f"{len(views)} materialized views {sorted(targets)}")
+        findings.append(Finding("materialized views", f"{len(views)} materialized views {sorted(targets)}",
+                                f"exactly {wanted}", where))
     empty = sorted(f"{v} -> {'.'.join(filter(None, targets[v]))}" for v, n in rows.items() if n == 0)
     if empty:
-        problems.append(f"views whose target table has no rows (not populating): {empty}")
-    if problems:
-        fail_check("materialized views incomplete", observed="; ".join(problems),
-                   expected=f"exactly {wanted} materialized views, each target table with rows",
-                   where=f"{where} and system.parts")
+        findings.append(Finding("materialized views not populating", f"target tables without rows: {empty}",
+                                "every view's target table with rows", _src(clickhouse, "system.parts")))
+    fail_check(findings=findings)
 
 
 # ---------------------------------------------------------------------------- 2.2.4
@@ -215,27 +132,29 @@ def test_replication(clickhouse, evidence):
     tables = _tables(clickhouse)
     where = _src(clickhouse, "system.tables")
     distributed = [t for t in tables if t["engine"] == "Distributed"]
-    replicated = [t["name"] for t in tables if _is_replicated(t["engine"])]
+    replicated = [t["name"] for t in tables if is_replicated(t["engine"])]
     evidence.record("distributed_tables", [t["name"] for t in distributed], source=where)
     evidence.record("replicated_tables", replicated, source=where)
     if not distributed and not replicated:
         not_applicable("no distributed tables: replication not required")
-    problems = []
+    findings: list[Finding] = []
+    where_all = f"{where}, system.clusters and system.replicas"
     by_name = {t["name"]: t for t in tables}
     for dist in distributed:
-        args = _split_top(re.match(r"Distributed\((.*)\)", dist["engine_full"] or "", re.S).group(1)) \
+        args = split_top(re.match(r"Distributed\((.*)\)", dist["engine_full"] or "", re.S).group(1)) \
             if (dist["engine_full"] or "").startswith("Distributed(") else []
         args = [a.strip("'`\" ") for a in args]
         if len(args) < 3:
-            problems.append(f"{dist['name']}: cannot read Distributed arguments from {dist['engine_full']!r}")
+            findings.append(Finding(f"Distributed table {dist['name']}", f"engine {dist['engine_full']!r}",
+                                    "Distributed(cluster, database, table, ...)", where))
             continue
         cluster, db, local = args[:3]
         if db in ("currentDatabase()", ""):
             db = None
         local_t = by_name.get(local) if db is None else None
         if local_t is None:
-            rows = clickhouse.query("SELECT engine FROM system.tables WHERE database = {db:String} AND name = {t:String}",
-                                    {"db": db, "t": local}) if db else []
+            rows = clickhouse.query("SELECT engine FROM system.tables WHERE database = {db:String} "
+                                    "AND name = {t:String}", {"db": db, "t": local}) if db else []
             local_engine = rows[0]["engine"] if rows else None
         else:
             local_engine = local_t["engine"]
@@ -245,31 +164,36 @@ def test_replication(clickhouse, evidence):
         evidence.record(f"{dist['name']}", {"cluster": cluster, "local_table": f"{db or ''}.{local}".lstrip("."),
                                            "local_engine": local_engine, "replicas_per_shard": shards},
                         source=_src(clickhouse, "system.tables and system.clusters"))
-        if local_engine is None or not _is_replicated(local_engine):
-            problems.append(f"{dist['name']} reads {local} with engine {local_engine or '(table not found)'}")
+        where_c = _src(clickhouse, "system.tables and system.clusters")
+        if local_engine is None or not is_replicated(local_engine):
+            findings.append(Finding(f"local table of {dist['name']}",
+                                    f"{dist['name']} reads {local} with engine {local_engine or '(table not found)'}",
+                                    "a Replicated*MergeTree table", where_c))
         if not shards:
-            problems.append(f"{dist['name']}: cluster {cluster!r} not in system.clusters")
+            findings.append(Finding(f"cluster of {dist['name']}", f"cluster {cluster!r} not in system.clusters",
+                                    "the cluster defined", where_c))
         elif min(shards.values()) < 2:
-            problems.append(f"{dist['name']}: cluster {cluster!r} has shards with one replica {shards}")
+            findings.append(Finding(f"cluster of {dist['name']}",
+                                    f"cluster {cluster!r} has shards with one replica {shards}",
+                                    ">= 2 replicas per shard", where_c))
     if replicated:
         status = clickhouse.query("SELECT table, is_readonly, is_session_expired, total_replicas, active_replicas "
                                   "FROM system.replicas WHERE database = currentDatabase()")
         evidence.record("replicas", status, source=_src(clickhouse, "system.replicas"))
         for r in status:
             if r["is_readonly"] or r["is_session_expired"] or int(r["active_replicas"]) < 2:
-                problems.append(f"{r['table']}: readonly={r['is_readonly']} session_expired={r['is_session_expired']} "
-                                f"active_replicas={r['active_replicas']}/{r['total_replicas']}")
-    if problems:
-        fail_check("replication not configured for distributed tables", observed="; ".join(problems),
-                   expected="Distributed tables over Replicated*MergeTree tables, >= 2 active replicas per shard",
-                   where=f"{where}, system.clusters and system.replicas")
+                findings.append(Finding(f"replica of {r['table']}",
+                                        f"readonly={r['is_readonly']} session_expired={r['is_session_expired']} "
+                                        f"active_replicas={r['active_replicas']}/{r['total_replicas']}",
+                                        "writable, in session, >= 2 active replicas", where_all))
+    fail_check(findings=findings)
 
 
 # ---------------------------------------------------------------------------- 2.2.5
 
 @check("2.2.5")
 def test_old_partitions_dropped(clickhouse, evidence):
-    tables = [t for t in _tables(clickhouse) if _is_mergetree(t)]
+    tables = [t for t in _tables(clickhouse) if is_mergetree(t)]
     rules = {t["name"]: delete_ttl(t["engine_full"]) for t in tables}
     monthly = {t["name"] for t in tables if re.search(r"\btoYYYYMM\(", t["partition_key"] or "")}
     parts = clickhouse.query(
@@ -282,31 +206,33 @@ def test_old_partitions_dropped(clickhouse, evidence):
     cutoffs: dict[str, int] = {}
     windowed = {n: r for n, r in rules.items() if r and n in monthly}
     if windowed:
-        cols = ", ".join(f"{_months_ago_sql(r['days'])} AS c{i}" for i, r in enumerate(windowed.values()))
+        cols = ", ".join(f"{months_ago_sql(r['days'])} AS c{i}" for i, r in enumerate(windowed.values()))
         row = clickhouse.query(f"SELECT {cols}")[0]
         cutoffs = {n: int(row[f"c{i}"]) for i, n in enumerate(windowed)}
-    observed, problems = {}, []
+    observed: dict[str, Any] = {}
+    findings: list[Finding] = []
+    where = _src(clickhouse, "system.tables and system.parts (active parts)")
+    grace = f"+{TTL_GRACE_DAYS} day for TTL merges"
     for name, rule in sorted(rules.items()):
         p = by_table.get(name)
         oldest = p["oldest"] if p else None
         observed[name] = {"ttl_delete": rule["rule"] if rule else None, "oldest_partition": oldest,
                           "oldest_allowed": cutoffs.get(name)}
         if rule is None:
-            problems.append(f"{name} has no TTL DELETE (oldest partition {oldest})")
+            findings.append(Finding(f"retention of {name}", f"{name} has no TTL DELETE (oldest partition {oldest})",
+                                    "a TTL DELETE on every MergeTree table", where))
             continue
         if p is None:
             continue
         expired = sorted(p["expired_partitions"])
         too_old = name in cutoffs and str(oldest).isdigit() and len(str(oldest)) == 6 and int(oldest) < cutoffs[name]
         if expired or too_old:
-            problems.append(f"{name} keeps partition {oldest} beyond its TTL ({rule['rule']}; oldest allowed "
-                            f"{cutoffs.get(name, '?')}; fully expired partitions {expired})")
+            findings.append(Finding(f"old partitions of {name}",
+                                    f"{name} keeps partition {oldest} beyond its TTL ({rule['rule']}; oldest allowed "
+                                    f"{cutoffs.get(name, '?')}; fully expired partitions {expired})",
+                                    f"no partition older than its TTL window ({grace})", where))
     evidence.record("retention", observed, source=_src(clickhouse, "system.tables and system.parts"))
-    if problems:
-        fail_check("old partitions are not dropped automatically", observed="; ".join(problems),
-                   expected=f"a TTL DELETE on every MergeTree table and no partition older than its TTL window "
-                            f"(+{TTL_GRACE_DAYS} day for TTL merges)",
-                   where=_src(clickhouse, "system.tables and system.parts (active parts)"))
+    fail_check(findings=findings)
 
 
 # ---------------------------------------------------------------------------- 2.2.6
@@ -320,19 +246,19 @@ def test_performance_settings(clickhouse, expect, evidence):
     evidence.record("settings", {r["name"]: {"value": r["value"], "changed": int(r["changed"])} for r in rows},
                     source=where)
     ram_gib = expect["clickhouse_ram_gib"]
-    problems, wanted = [], ["max_memory_usage non-zero (not unlimited)", "max_threads >= 1"]
+    findings = []
+    mem_wanted = "non-zero (not unlimited)" + (f" and <= {ram_gib} GiB (clickhouse_ram_gib)" if ram_gib else "")
     mem = int(re.sub(r"\D", "", settings.get("max_memory_usage", "")) or 0)
     if mem == 0:
-        problems.append(f"max_memory_usage = {settings.get('max_memory_usage', '(missing)')} (unlimited)")
-    if ram_gib:
-        wanted[0] = f"max_memory_usage non-zero and <= {ram_gib} GiB (clickhouse_ram_gib)"
-        if mem > ram_gib * 1024**3:
-            problems.append(f"max_memory_usage = {mem} bytes ({mem / 1024**3:.1f} GiB) exceeds the RAM")
+        findings.append(Finding("max_memory_usage", f"{settings.get('max_memory_usage', '(missing)')} (unlimited)",
+                                mem_wanted, where))
+    elif ram_gib and mem > ram_gib * 1024**3:
+        findings.append(Finding("max_memory_usage", f"{mem} bytes ({mem / 1024**3:.1f} GiB): exceeds the RAM",
+                                mem_wanted, where))
     threads = re.search(r"\d+", settings.get("max_threads", ""))
     if threads is None or int(threads.group()) < 1:
-        problems.append(f"max_threads = {settings.get('max_threads', '(missing)')}")
-    if problems:
-        fail_check("performance settings", observed="; ".join(problems), expected="; ".join(wanted), where=where)
+        findings.append(Finding("max_threads", settings.get("max_threads", "(missing)"), ">= 1", where))
+    fail_check(findings=findings)
 
 
 # ---------------------------------------------------------------------------- 5.3.4
@@ -343,7 +269,7 @@ def test_ttl_matches_retention_policy(clickhouse, expect, evidence):
     where = _src(clickhouse, "system.tables")
     limit = expect["clickhouse_max_retention_months"]
     targets = {mv_target(v, tables) for v in tables if v["engine"] == "MaterializedView"}
-    raw = [t for t in tables if _is_mergetree(t) and (None, t["name"]) not in targets]
+    raw = [t for t in tables if is_mergetree(t) and (None, t["name"]) not in targets]
     retention = {t["name"]: delete_ttl(t["engine_full"]) for t in raw}
     evidence.record("raw_event_table_retention",
                     {n: ({"ttl": r["rule"], "months": r["months"]} if r else None) for n, r in retention.items()},

@@ -7,39 +7,31 @@ expected and where it was read.
 
 from __future__ import annotations
 
-from pytest_apexready import check, fail_check
-
-GIB = 1024**3
-MIB = 1024**2
+from pytest_apexready import Finding, check, fail_check
+from pytest_apexready.rules.postgres import GIB, archiving_findings, autovacuum_findings, memory_findings
 
 
 def _where(pg, what: str) -> str:
     return f"{what} on {pg.where}"
 
 
-def _size(n: int) -> str:
-    return f"{n / GIB:.2f} GiB" if n >= GIB else f"{n / MIB:.0f} MiB"
-
-
-@check("1.1.2")
-def test_postgres_version_and_standby(postgres, expect, evidence, apex_profile):
+@check("1.1.2", part="postgres")  # the RDS half (Multi-AZ) is the catalog's part "aws"
+def test_postgres_version_and_standby(postgres, expect, evidence):
     where = _where(postgres, "SHOW server_version_num; pg_stat_replication")
     version_num = int(postgres.show("server_version_num"))
     major = version_num // 10000
     standbys = postgres.query("SELECT application_name, state, sync_state FROM pg_stat_replication")
-    evidence.record("server_version", postgres.show("server_version"), source=where)
+    version = postgres.show("server_version")
+    evidence.record("server_version", version, source=where)
     evidence.record("standbys", standbys, source=where)
-    evidence.record("aws_half", "Multi-AZ (RDS MultiAZ flag) is read by the AWS checks; here: the database side",
-                    source="apexready")
-    problems = []
+    findings = []
     if major < expect["postgres_min_version"]:
-        problems.append(f"version {major}")
+        findings.append(Finding("PostgreSQL version", f"{major} ({version})", f">= {expect['postgres_min_version']}",
+                                where))
     if not [s for s in standbys if s["state"] == "streaming"]:
-        problems.append(f"standbys {standbys}" if standbys else "no standby connected")
-    if problems:
-        fail_check("PostgreSQL version and standby", observed="; ".join(problems),
-                   expected=f"version >= {expect['postgres_min_version']} and at least one streaming standby",
-                   where=where)
+        findings.append(Finding("streaming standby", standbys or "no standby connected",
+                                "at least one standby streaming from the primary", where))
+    fail_check(findings=findings)
 
 
 @check("2.1.1")
@@ -88,13 +80,13 @@ def test_indexes_created(postgres, evidence):
     evidence.record("tables_without_primary_key", no_pk, source=where)
     evidence.record("foreign_keys_without_index", unindexed, source=where)
     evidence.record("invalid_indexes", invalid, source=where)
-    problems = {k: v for k, v in (("tables without a primary key", no_pk), ("foreign keys without an index", unindexed),
-                                  ("invalid indexes", invalid)) if v}
     if not counts:
         fail_check("indexes", observed="no index in schema public", expected="indexes on every table", where=where)
-    if problems:
-        fail_check("indexes", observed=problems, expected="a primary key on every table, an index leading with "
-                   "every foreign key's columns, no invalid index", where=where)
+    fail_check(findings=[Finding(what, found, expected, where) for what, found, expected in (
+        ("tables without a primary key", no_pk, "none"),
+        ("foreign keys without an index", unindexed, "none: an index leading with every foreign key's columns"),
+        ("invalid indexes", invalid, "none"),
+    ) if found])
 
 
 _ROLE = """
@@ -124,36 +116,39 @@ def test_application_user_least_privilege(postgres, expect, evidence):
     evidence.record("create_privileges", can_create, source=where)
     powerful = {"pg_write_all_data", "pg_read_server_files", "pg_write_server_files", "pg_execute_server_program",
                 "rds_superuser", "cloudsqlsuperuser"}
-    issues = [flag for flag in ("rolsuper", "rolcreaterole", "rolcreatedb", "rolbypassrls", "rolreplication") if r[flag]]
-    issues += [f"member of {m}" for m in r["member_of"] if m in powerful]
-    issues += [f"owns {o}" for o in owned[:10]]
-    issues += [k for k, v in can_create.items() if v]
-    if not r["rolcanlogin"]:
-        issues.append("cannot log in")
-    if issues:
-        fail_check(f"privileges of {role}", observed=issues,
-                   expected="login only; no superuser/createrole/createdb/bypassrls/replication, owns nothing, "
-                            "no CREATE on schema or database", where=where)
+    flags = [flag for flag in ("rolsuper", "rolcreaterole", "rolcreatedb", "rolbypassrls", "rolreplication") if r[flag]]
+    member_of = [m for m in r["member_of"] if m in powerful]
+    creates = [k for k, v in can_create.items() if v]
+    fail_check(findings=[Finding(what, found, expected, where) for what, found, expected in (
+        (f"role attributes of {role}", flags, "none of superuser, createrole, createdb, bypassrls, replication"),
+        (f"powerful roles {role} is a member of", member_of, "none"),
+        (f"tables {role} owns", owned[:10], "none (the migrations' role owns the schema)"),
+        (f"CREATE privileges of {role}", creates, "no CREATE on schema public or the database"),
+        (f"login of {role}", [] if r["rolcanlogin"] else "cannot log in", "can log in"),
+    ) if found])
 
 
 @check("2.1.4")
 def test_read_replica(postgres, postgres_replica, evidence):
     where_p = _where(postgres, "pg_stat_replication")
     where_r = _where(postgres_replica, "pg_is_in_recovery(), pg_last_xact_replay_timestamp()")
-    standbys = postgres.query("SELECT application_name, client_addr::text, state, replay_lag::text FROM pg_stat_replication")
+    standbys = postgres.query("SELECT application_name, client_addr::text, state, replay_lag::text "
+                              "FROM pg_stat_replication")
     replica = postgres_replica.query(
         "SELECT pg_is_in_recovery() AS in_recovery, current_setting('hot_standby') AS hot_standby, "
         "pg_last_wal_receive_lsn()::text AS received, "
         "EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float AS seconds_since_replay")[0]
     evidence.record("primary_standbys", standbys, source=where_p)
     evidence.record("replica", replica, source=where_r)
+    findings = []
     if not replica["in_recovery"]:
-        fail_check("read replica", observed="not in recovery (a primary)", expected="a standby replaying WAL", where=where_r)
+        findings.append(Finding("read replica", "not in recovery (a primary)", "a standby replaying WAL", where_r))
     if replica["hot_standby"] != "on":
-        fail_check("read replica", observed=f"hot_standby={replica['hot_standby']}",
-                   expected="hot_standby=on so analytics can read", where=where_r)
+        findings.append(Finding("read replica", f"hot_standby={replica['hot_standby']}",
+                                "hot_standby=on so analytics can read", where_r))
     if not any(s["state"] == "streaming" for s in standbys):
-        fail_check("replication", observed=standbys or "no standby", expected="a streaming standby", where=where_p)
+        findings.append(Finding("replication", standbys or "no standby", "a streaming standby", where_p))
+    fail_check(findings=findings)
     # the replica answers a read of application data (what analytics does)
     postgres_replica.query("SELECT count(*) FROM schema_migrations")
 
@@ -174,8 +169,8 @@ def test_connection_pooling(pgbouncer, evidence):
     pgbouncer.query("SELECT 1")
 
 
-@check("2.1.6")
-def test_point_in_time_recovery(postgres, expect, evidence):
+@check("2.1.6", part="postgres")  # the RDS retention is part "aws"
+def test_point_in_time_recovery(postgres, evidence):
     where = _where(postgres, "SHOW wal_level, archive_mode, archive_command; pg_stat_archiver")
     settings = {k: postgres.show(k) for k in ("wal_level", "archive_mode", "archive_command", "archive_timeout")}
     archiver = postgres.query("SELECT archived_count, failed_count, last_archived_time::text, last_failed_time::text, "
@@ -183,32 +178,7 @@ def test_point_in_time_recovery(postgres, expect, evidence):
                               "FROM pg_stat_archiver")[0]
     evidence.record("settings", settings, source=where)
     evidence.record("archiver", archiver, source=where)
-    evidence.record("aws_half", f"the {expect['backup_retention_days']}-day retention (RDS BackupRetentionPeriod) "
-                    "is read by the AWS checks; here: continuous WAL archiving", source="apexready")
-    issues = []
-    if settings["wal_level"] not in ("replica", "logical"):
-        issues.append(f"wal_level={settings['wal_level']}")
-    if settings["archive_mode"] not in ("on", "always"):
-        issues.append(f"archive_mode={settings['archive_mode']}")
-    if settings["archive_command"] in ("", "(disabled)", "/bin/true", "true", ":"):
-        issues.append(f"archive_command={settings['archive_command']!r}")
-    if archiver["archived_count"] == 0:
-        issues.append("no WAL segment archived yet")
-    if archiver["last_failed_time"] and (not archiver["last_archived_time"]
-                                         or archiver["last_failed_time"] > archiver["last_archived_time"]):
-        issues.append(f"last archive attempt failed at {archiver['last_failed_time']}")
-    if issues:
-        fail_check("WAL archiving for point-in-time recovery", observed=issues,
-                   expected="wal_level replica, archive_mode on, a real archive_command, archiving succeeding",
-                   where=where)
-
-
-def _ratio_check(name: str, observed: int, ram: int, target: float, low: float, high: float) -> str | None:
-    ratio = observed / ram
-    if low <= ratio <= high:
-        return None
-    return (f"{name} = {_size(observed)} ({ratio:.0%} of {_size(ram)} RAM); expected ~{target:.0%} "
-            f"({low:.0%}-{high:.0%})")
+    fail_check(findings=archiving_findings(settings, archiver, where))
 
 
 @check("2.1.7")
@@ -223,16 +193,7 @@ def test_performance_tuning(postgres, expect, evidence):
                                                      "maintenance_work_mem")}
     evidence.record("settings", {k: postgres.show(k) for k in values}, source=where)
     evidence.record("ram", f"{ram_gib} GiB (from the profile)", source="expectations.postgres_ram_gib")
-    issues = [m for m in (
-        _ratio_check("shared_buffers", values["shared_buffers"], ram, 0.25, 0.20, 0.30),
-        _ratio_check("effective_cache_size", values["effective_cache_size"], ram, 0.75, 0.65, 0.85),
-    ) if m]
-    if not 4 * MIB <= values["work_mem"] <= 16 * MIB:
-        issues.append(f"work_mem = {_size(values['work_mem'])}; expected 4MB-16MB")
-    if values["maintenance_work_mem"] < 256 * MIB:
-        issues.append(f"maintenance_work_mem = {_size(values['maintenance_work_mem'])}; expected 256MB+")
-    if issues:
-        fail_check("memory settings", observed="; ".join(issues), expected="the checklist's ratios", where=where)
+    fail_check(findings=memory_findings(values, ram, where))
 
 
 @check("6.1.1")
@@ -241,8 +202,8 @@ def test_connection_pool_size(pgbouncer, expect, evidence):
     config = {r["key"]: r["value"] for r in pgbouncer.show_table("CONFIG")}
     cores, spindles = expect["cpu_cores"], expect["effective_spindle_count"]
     if cores is None:
-        fail_check("pool size formula", observed="cpu_cores not set", expected="[expectations] cpu_cores in the profile",
-                   where="the environment profile")
+        fail_check("pool size formula", observed="cpu_cores not set",
+                   expected="[expectations] cpu_cores in the profile", where="the environment profile")
     wanted = cores * 2 + spindles
     size = int(config.get("default_pool_size", 0))
     evidence.record("default_pool_size", size, source=where)
@@ -279,28 +240,15 @@ def test_slow_queries_indexed(postgres, expect, evidence):
                             "read mostly by sequential scans", where=where)
 
 
-_AGGRESSIVE = {"autovacuum_vacuum_scale_factor": 0.1, "autovacuum_analyze_scale_factor": 0.05,
-               "autovacuum_naptime": 60}
-
-
 @check("6.1.3")
 def test_autovacuum_aggressive(postgres, evidence):
     where = _where(postgres, "pg_settings (autovacuum*)")
     rows = postgres.query("SELECT name, setting FROM pg_settings WHERE name LIKE 'autovacuum%%' ORDER BY name")
     settings = {r["name"]: r["setting"] for r in rows}
     evidence.record("settings", settings, source=where)
-    issues = []
-    if settings.get("autovacuum") != "on":
-        issues.append(f"autovacuum={settings.get('autovacuum')}")
-    for name, limit in _AGGRESSIVE.items():
-        if float(settings.get(name, "inf")) > limit:
-            issues.append(f"{name}={settings.get(name)} (> {limit})")
     disabled = [r["t"] for r in postgres.query(
         "SELECT relname AS t FROM pg_class WHERE 'autovacuum_enabled=false' = ANY (reloptions)")]
-    issues += [f"autovacuum disabled on {t}" for t in disabled]
-    if issues:
-        fail_check("autovacuum", observed=issues, expected="autovacuum on, " + ", ".join(
-            f"{k} <= {v}" for k, v in _AGGRESSIVE.items()) + ", enabled on every table", where=where)
+    fail_check(findings=autovacuum_findings(settings, disabled, where))
 
 
 @check("6.1.4")
@@ -331,13 +279,18 @@ def test_audit_logs_table(postgres, expect, evidence):
         "FROM unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) AS p", (role,))
     granted = {r["privilege"]: r["granted"] for r in privileges}
     evidence.record(f"privileges_of_{role}", granted, source=where)
-    issues = [f"missing column {c}" for c in missing]
+    altering = [p for p in ("UPDATE", "DELETE", "TRUNCATE") if granted[p]]
+    findings = []
+    if missing:
+        findings.append(Finding("columns of audit_logs", f"missing {missing}", f"columns {sorted(required)}", where))
     if not granted["INSERT"]:
-        issues.append(f"{role} cannot INSERT (actions would go unlogged)")
-    issues += [f"{role} can {p} (the trail could be altered)" for p in ("UPDATE", "DELETE", "TRUNCATE") if granted[p]]
-    if issues:
-        fail_check("audit trail", observed=issues, expected=f"columns {sorted(required)}, {role} may INSERT only",
-                   where=where)
+        findings.append(Finding(f"INSERT on audit_logs by {role}", f"{role} cannot INSERT (actions would go unlogged)",
+                                "granted", where))
+    if altering:
+        findings.append(Finding(f"privileges of {role} on audit_logs",
+                                f"{role} can {', '.join(altering)} (the trail could be altered)", "INSERT only",
+                                where))
+    fail_check(findings=findings)
 
 
 @check("10.3.3")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
-from pytest_apexready import check, fail_check
+from pytest_apexready import Finding, check, fail_check
 from pytest_apexready import k8s_objects as k8s
+from pytest_apexready.rules.k8s import at_least_daily
 
 
-@check("1.1.1")
+@check("1.1.1", part="k8s")  # the EKS half is the catalog's part "aws"
 def test_cluster_version_and_nodes(kubernetes, expect, evidence):
     where = k8s.where(kubernetes, "GET /version and nodes")
     version = kubernetes.version()
@@ -19,14 +20,16 @@ def test_cluster_version_and_nodes(kubernetes, expect, evidence):
     evidence.record("ready_nodes", ready, source=where)
     have = tuple(int(x) for x in re.findall(r"\d+", f"{version.get('major', 0)}.{version.get('minor', 0)}")[:2])
     want = tuple(int(x) for x in expect["kubernetes_min_version"].split(".")[:2])
+    findings = []
     if have < want:
-        fail_check("Kubernetes version", observed=version.get("gitVersion"), expected=f">= {expect['kubernetes_min_version']}",
-                   where=where)
+        findings.append(Finding("Kubernetes version", version.get("gitVersion"),
+                                f">= {expect['kubernetes_min_version']}", where))
     if not ready:
-        fail_check("nodes", observed=f"{len(nodes)} nodes, none Ready", expected="at least one Ready node", where=where)
+        findings.append(Finding("nodes", f"{len(nodes)} nodes, none Ready", "at least one Ready node", where))
+    fail_check(findings=findings)
 
 
-@check("1.3.5")
+@check("1.3.5", part="k8s")  # snapshot retention and S3 exports are the catalog's part "aws"
 def test_backup_cronjobs(kubernetes, expect, evidence):
     where = k8s.where(kubernetes, "GET cronjobs")
     cronjobs = {c["metadata"]["name"]: c for c in kubernetes.list("CronJob")}
@@ -35,17 +38,11 @@ def test_backup_cronjobs(kubernetes, expect, evidence):
                  "lastSuccessfulTime": cronjobs[n].get("status", {}).get("lastSuccessfulTime")}
              for n in wanted if n in cronjobs}
     evidence.record("backup_cronjobs", found, source=where)
-    evidence.record("aws_half", "snapshot retention and S3 exports are read by the AWS checks", source="apexready")
     missing = [n for n in wanted if n not in cronjobs]
     suspended = [n for n, v in found.items() if v["suspend"]]
-    not_daily = [n for n, v in found.items() if not _at_least_daily(v["schedule"])]
-    if missing or suspended or not_daily:
-        fail_check("backup CronJobs", observed={"missing": missing, "suspended": suspended, "less than daily": not_daily},
-                   expected=f"{wanted} scheduled at least daily and not suspended", where=where)
-
-
-def _at_least_daily(schedule: str) -> bool:
-    fields = schedule.split()
-    if schedule.startswith("@"):
-        return schedule in ("@daily", "@midnight", "@hourly")
-    return len(fields) == 5 and fields[2] == "*" and fields[3] == "*" and fields[4] == "*"
+    not_daily = {n: v["schedule"] for n, v in found.items() if not at_least_daily(v["schedule"])}
+    fail_check(findings=[Finding(what, observed, expected, where) for what, observed, expected in (
+        ("backup CronJobs missing", missing, f"all of {wanted} present"),
+        ("backup CronJobs suspended", suspended, "none suspended"),
+        ("backup CronJobs less than daily", not_daily, "a schedule firing at least daily"),
+    ) if observed])

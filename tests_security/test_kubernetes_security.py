@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
-from pytest_apexready import check, fail_check
+from pytest_apexready import Finding, check, fail_check
 from pytest_apexready import k8s_objects as k8s
-
-SECRETISH_KEY = re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key|private[_-]?key|credential|dsn)")
-SECRETISH_VALUE = re.compile(r"(?i)(^sk[-_]|^whsec_|^xox[bp]-|-----BEGIN [A-Z ]*PRIVATE KEY|://[^/\s:@]+:[^/\s@]+@|^AKIA[0-9A-Z]{12,})")
-BROAD_ROLES = {"cluster-admin", "admin", "edit"}
+from pytest_apexready.rules.k8s import BROAD_ROLES, looks_secret
 
 
 @check("5.1.1")
@@ -21,7 +16,7 @@ def test_no_secrets_in_configmaps(kubernetes, evidence):
         if cm["metadata"]["name"] == "kube-root-ca.crt":
             continue
         for key, value in (cm.get("data") or {}).items():
-            if SECRETISH_KEY.search(key) or SECRETISH_VALUE.search(value or ""):
+            if looks_secret(key, value):
                 findings.append(f"{cm['metadata']['name']}/{key}")  # never the value
     evidence.record("configmaps_scanned", len(maps), source=where)
     evidence.record("secret_like_entries", findings, source=where)
@@ -38,7 +33,8 @@ def test_service_accounts_minimal(kubernetes, evidence):
     roles = {r["metadata"]["name"]: r for r in kubernetes.list("Role")}
     bindings = [(b, "Role") for b in kubernetes.list("RoleBinding")] + \
                [(b, "Cluster") for b in kubernetes.list("ClusterRoleBinding")]
-    problems, granted = [], {}
+    bound, wildcards, default_sa, tokens = [], [], [], []
+    granted: dict[str, list[str]] = {}
     for binding, scope in bindings:
         subjects = [s for s in binding.get("subjects") or [] if s.get("kind") == "ServiceAccount"
                     and s.get("namespace", ns) == ns]
@@ -48,25 +44,28 @@ def test_service_accounts_minimal(kubernetes, evidence):
         for s in subjects:
             granted.setdefault(s["name"], []).append(f"{ref['kind']}/{ref['name']}")
             if ref["name"] in BROAD_ROLES or (ref["kind"] == "ClusterRole" and scope == "Cluster"):
-                problems.append(f"{s['name']} is bound to {ref['kind']} {ref['name']} ({binding['metadata']['name']})")
+                bound.append(f"{s['name']} is bound to {ref['kind']} {ref['name']} ({binding['metadata']['name']})")
             rules = roles.get(ref["name"], {}).get("rules", []) if ref["kind"] == "Role" else []
             for rule in rules:
                 if "*" in rule.get("verbs", []) or "*" in rule.get("resources", []):
-                    problems.append(f"{s['name']}: Role {ref['name']} grants wildcards {rule}")
+                    wildcards.append(f"{s['name']}: Role {ref['name']} grants wildcards {rule}")
     workloads = kubernetes.list("Deployment") + kubernetes.list("CronJob")
     for w in workloads:
         pod = k8s.pod_spec(w)
         sa = pod.get("serviceAccountName", "default")
-        automount = pod.get("automountServiceAccountToken", accounts.get(sa, {}).get("automountServiceAccountToken", True))
+        automount = pod.get("automountServiceAccountToken",
+                            accounts.get(sa, {}).get("automountServiceAccountToken", True))
         if sa == "default":
-            problems.append(f"{w['kind']} {w['metadata']['name']} runs as the default ServiceAccount")
+            default_sa.append(f"{w['kind']} {w['metadata']['name']} runs as the default ServiceAccount")
         if automount:
-            problems.append(f"{w['kind']} {w['metadata']['name']} mounts a ServiceAccount token")
+            tokens.append(f"{w['kind']} {w['metadata']['name']} mounts a ServiceAccount token")
     evidence.record("bindings", granted, source=where)
-    if problems:
-        fail_check("ServiceAccount permissions", observed=problems,
-                   expected="a dedicated ServiceAccount per workload, no token mounted, only namespaced Roles "
-                            "without wildcards, never cluster-admin/admin/edit", where=where)
+    fail_check(findings=[Finding(what, observed, expected, where) for what, observed, expected in (
+        ("ServiceAccount bindings", bound, "only namespaced Roles, never cluster-admin/admin/edit"),
+        ("ServiceAccount Roles", wildcards, "no wildcard verbs or resources"),
+        ("workloads' ServiceAccount", default_sa, "a dedicated ServiceAccount per workload"),
+        ("ServiceAccount tokens", tokens, "automountServiceAccountToken: false"),
+    ) if observed])
 
 
 @check("5.1.4")
@@ -74,8 +73,8 @@ def test_network_policies(kubernetes, evidence):
     where = k8s.where(kubernetes, "GET networkpolicies, deployments, cronjobs")
     policies = kubernetes.list("NetworkPolicy")
     default_deny = [p["metadata"]["name"] for p in policies
-                    if not (p["spec"].get("podSelector") or {}) and "Ingress" in p["spec"].get("policyTypes", ["Ingress"])
-                    and not p["spec"].get("ingress")]
+                    if not (p["spec"].get("podSelector") or {})
+                    and "Ingress" in p["spec"].get("policyTypes", ["Ingress"]) and not p["spec"].get("ingress")]
     evidence.record("policies", [p["metadata"]["name"] for p in policies], source=where)
     evidence.record("default_deny_ingress", default_deny, source=where)
     uncovered = []
@@ -83,6 +82,10 @@ def test_network_policies(kubernetes, evidence):
         labels = k8s.pod_labels(w)
         if not any(k8s.selects(p["spec"].get("podSelector") or {}, labels) for p in policies):
             uncovered.append(f"{w['kind']} {w['metadata']['name']}")
-    if not default_deny or uncovered:
-        fail_check("network policies", observed={"default_deny_ingress": default_deny, "pods_not_selected": uncovered},
-                   expected="a default-deny ingress policy, every workload's pods selected by a policy", where=where)
+    findings = []
+    if not default_deny:
+        findings.append(Finding("default-deny ingress policies", default_deny,
+                                "a policy selecting every pod with no ingress rule", where))
+    if uncovered:
+        findings.append(Finding("workloads whose pods no policy selects", uncovered, "none", where))
+    fail_check(findings=findings)

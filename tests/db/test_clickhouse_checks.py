@@ -169,7 +169,7 @@ def test_compliant_evidence_states_what_was_read(compliant):
     evidence = {i: {e["name"]: e for e in run.items[i]["evidence"]} for i in CH_ITEMS}
     version = evidence["1.1.3"]["version"]
     assert re.match(r"^\d+\.\d+", version["value"]) and "SELECT version()" in version["source"]
-    assert "2.2.4" in evidence["1.1.3"]["replication"]["value"]
+    assert "2.2.4" in evidence["1.1.3"]["note"]["value"]  # a prose note: replication is item 2.2.4's
     assert set(evidence["2.2.3"]["target_rows"]["value"]) == {"mv_impressions_hourly", "mv_clicks_hourly",
                                                               "mv_revenue_daily", "mv_publisher_daily"}
     assert all(n > 0 for n in evidence["2.2.3"]["target_rows"]["value"].values())
@@ -201,7 +201,7 @@ NONCOMPLIANT = {
     "2.2.3": ["3 materialized views", "mv_impressions_hourly -> impressions_hourly", "exactly 4"],
     "2.2.4": ["impressions_all", "engine MergeTree", "one replica", "Replicated*MergeTree"],
     "2.2.5": ["ad_requests has no TTL DELETE", "revenue_events keeps partition", "oldest allowed"],
-    "2.2.6": ["max_memory_usage = 0", "non-zero"],
+    "2.2.6": ["max_memory_usage: observed 0 (unlimited)", "non-zero"],
     "5.3.4": ["clicks", "36", "ad_requests", "at most 13 months"],
     "10.4.2": ["count() = 0", "count() > 0"],
 }

@@ -9,7 +9,6 @@ records every command, and none of them may change anything.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import secrets
 import socket
@@ -21,6 +20,7 @@ import pytest
 from checkrun import ROOT, run_checks
 from netutil import SilentServer, free_port
 from pytest_apexready.profile import EXPECTATIONS
+from pytest_apexready.rules import redis as rules
 
 import redis as redis_py  # noqa: E402
 from sandbox import redis as sandbox_redis  # noqa: E402
@@ -28,16 +28,6 @@ from sandbox import redis as sandbox_redis  # noqa: E402
 ITEMS = ("1.1.4", "2.3.1", "2.3.2", "2.3.3", "2.3.4", "2.3.5", "6.2.1", "8.1.3")
 MASTER = "apexmediation"
 PW_ENV = "APEX_SELFTEST_REDIS_CHECKER_PASSWORD"
-
-
-def _load_checks():
-    spec = importlib.util.spec_from_file_location("_apex_redis_checks", ROOT / "tests_db" / "test_redis.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-checks = _load_checks()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -287,7 +277,7 @@ def test_closed_port_errors_every_item_with_one_reason(env, tmp_path):
     port = free_port()
     run = run_checks(tmp_path, "redis", profile(target("redis", port, timeout=1)), env=env, suites=("tests_db",))
     assert_items(run, "error")
-    reasons = {run.reason(i) for i in ITEMS}
+    reasons = {run.bare_reason(i) for i in ITEMS}
     assert len(reasons) == 1, reasons
     (reason,) = reasons
     assert reason.startswith(f"could not check: redis (redis 127.0.0.1:{port}) ConnectionError"), reason
@@ -303,7 +293,7 @@ def test_silent_server_costs_one_timeout(env, tmp_path):
     finally:
         server.close()
     assert_items(run, "error")
-    assert len({run.reason(i) for i in ITEMS}) == 1
+    assert len({run.bare_reason(i) for i in ITEMS}) == 1
     assert "Timeout" in run.reason("2.3.1"), run.reason("2.3.1")
     assert 1 <= server.accepted <= 2, server.accepted
     durations = {i: sum(t["duration_s"] for t in run.items[i]["tests"]) for i in ITEMS}
@@ -315,37 +305,41 @@ def test_silent_server_costs_one_timeout(env, tmp_path):
 
 @pytest.mark.parametrize("version, major", [("7.0.15", 7), ("6.2.14", 6), (7.2, 7), (8, 8), ("255.255.255", 255)])
 def test_redis_major(version, major):
-    assert checks.redis_major(version) == major
+    assert rules.redis_major(version) == major
+
+
+def _line(finding) -> str | None:
+    return finding.line() if finding is not None else None
 
 
 def test_version_gate_fails_redis_6_naming_the_version():
     where = "INFO server on redis 10.0.0.1:6379"
-    msg = checks.version_problem("6.2.14", 7, where)
-    assert msg == f"Redis version: observed 6.2.14 (major 6); expected 7+; read from {where}"
-    assert checks.version_problem("7.0.15", 7, where) is None
-    assert "cannot read a major version" in checks.version_problem("unknown", 7, where)
+    assert _line(rules.version_finding("6.2.14", 7, where)) == \
+        f"Redis version: observed 6.2.14 (major 6); expected 7+; read from {where}"
+    assert rules.version_finding("7.0.15", 7, where) is None
+    assert "cannot read a major version" in _line(rules.version_finding("unknown", 7, where))
 
 
 def test_save_rules_and_maxmemory_tolerance():
-    assert checks.save_rules("3600 1 300 100 60 10000") == [(3600, 1), (300, 100), (60, 10000)]
-    assert checks.save_rules("") == [] and checks.save_rules(None) == []
+    assert rules.save_rules("3600 1 300 100 60 10000") == [(3600, 1), (300, 100), (60, 10000)]
+    assert rules.save_rules("") == [] and rules.save_rules(None) == []
     with pytest.raises(ValueError):
-        checks.save_rules("3600")
-    gib = checks.GIB
-    assert checks.maxmemory_problem(int(0.80 * gib), 1, "w") is None
-    assert checks.maxmemory_problem(int(0.76 * gib), 1, "w") is None
-    assert "observed 0 (unlimited" in checks.maxmemory_problem(0, 1, "w")
-    assert "observed 966367641 bytes (90.0% of RAM)" in checks.maxmemory_problem(int(0.9 * gib), 1, "w")
-    assert checks.maxmemory_problem(int(0.70 * gib), 1, "w") is not None
+        rules.save_rules("3600")
+    gib = rules.GIB
+    assert rules.maxmemory_finding(int(0.80 * gib), 1, "w") is None
+    assert rules.maxmemory_finding(int(0.76 * gib), 1, "w") is None
+    assert "observed 0 (unlimited" in _line(rules.maxmemory_finding(0, 1, "w"))
+    assert "observed 966367641 bytes (90.0% of RAM)" in _line(rules.maxmemory_finding(int(0.9 * gib), 1, "w"))
+    assert rules.maxmemory_finding(int(0.70 * gib), 1, "w") is not None
 
 
 def test_ttl_rules():
-    assert checks.ttl_problems("session:*", {"session:a": 1700, "session:b": 1}, 1800, "w") == []
-    assert checks.ttl_problems("session:*", {}, 1800, "w") == []              # see the docstring
-    assert checks.ttl_problems("session:*", {"session:a": -2}, 1800, "w") == []
-    msgs = checks.ttl_problems("session:*", {"session:a": -1, "session:b": 7200, "session:c": 60}, 1800, "w")
-    assert len(msgs) == 2 and "1 of 3 keys never expire (TTL -1), e.g. session:a" in msgs[0]
-    assert "session:b TTL 7200" in msgs[1]
+    assert rules.ttl_findings("session:*", {"session:a": 1700, "session:b": 1}, 1800, "w") == []
+    assert rules.ttl_findings("session:*", {}, 1800, "w") == []              # see the docstring
+    assert rules.ttl_findings("session:*", {"session:a": -2}, 1800, "w") == []
+    found = rules.ttl_findings("session:*", {"session:a": -1, "session:b": 7200, "session:c": 60}, 1800, "w")
+    assert len(found) == 2 and "1 of 3 keys never expire (TTL -1), e.g. session:a" in found[0].observed
+    assert "session:b TTL 7200" in found[1].observed
 
 
 def test_the_observers_do_see_writes(noncompliant, passwords):

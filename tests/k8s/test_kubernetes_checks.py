@@ -58,8 +58,19 @@ def k8s_items(run) -> dict[str, dict]:
     return {i: run.items[i] for i in K8S_ITEMS}
 
 
+def k8s_outcome(run, item_id: str) -> str:
+    """The outcome of what Kubernetes proves of an item: its part "k8s" when it is proven in parts
+    (the other parts, AWS or HTTP, have checks and self-tests of their own)."""
+    parts = {p["name"]: p["outcome"] for p in run.items[item_id].get("parts", [])}
+    return parts.get("k8s", run.outcome(item_id))
+
+
+def outcomes(run) -> dict[str, str]:
+    return {i: k8s_outcome(run, i) for i in K8S_ITEMS}
+
+
 def describe(run, ids=K8S_ITEMS) -> str:
-    return "\n".join(f"{i}: {run.outcome(i)}: {run.reason(i)}" for i in ids) + "\n" + run.output[-3000:]
+    return "\n".join(f"{i}: {k8s_outcome(run, i)}: {run.reason(i)}" for i in ids) + "\n" + run.output[-3000:]
 
 
 def reasons_of(item: dict) -> str:
@@ -142,7 +153,7 @@ def audited(sandbox_k8s, tmp_path_factory):
 # --------------------------------------------------------------------------- (a) compliant
 
 def test_sandbox_passes_every_kubernetes_item(compliant):
-    assert {i: compliant.outcome(i) for i in K8S_ITEMS} == dict.fromkeys(K8S_ITEMS, "passed"), describe(compliant)
+    assert outcomes(compliant) == dict.fromkeys(K8S_ITEMS, "passed"), describe(compliant)
     # the parametrized items ran once per workload / CronJob of the profile's defaults
     assert [t["nodeid"].split("[")[1].rstrip("]") for t in compliant.items["3.3.4"]["tests"]] == \
         sorted(["sales-automation", "growth-engine", "self-evolving-system"])
@@ -154,9 +165,10 @@ def test_sandbox_passes_every_kubernetes_item(compliant):
 #: item -> strings its failure reasons must contain (the observed values of the variant)
 NEGATIVE = {
     "1.1.1": ["observed v1.36", "expected >= 1.99"],
-    "1.3.5": ["'missing': ['postgres-backup', 'clickhouse-backup']"],
+    "1.3.5": ["backup CronJobs missing: observed ['postgres-backup', 'clickhouse-backup']"],
     "3.1.1": ["'backend': 'registry.local/apexmediation-backend:latest'", "never latest"],
-    "3.1.2": ["'5 variables'", "'OPENAI_API_KEY missing'", "'STRIPE_SECRET_KEY missing'"],
+    "3.1.2": ["variables in Secret backend-secrets: observed 5; expected at least",
+              "observed missing ['OPENAI_API_KEY', 'STRIPE_SECRET_KEY']"],
     "3.1.3": ["'backend: requests.cpu'", "'backend: limits.memory'"],
     "3.1.4": ["readinessProbe of backend: observed none on ['backend']"],
     "3.1.5": ["readinessProbe of backend: observed none on ['backend']"],
@@ -165,12 +177,13 @@ NEGATIVE = {
     "3.1.8": ["observed 1 to 20 replicas", "expected 3 to 10 replicas"],
     "3.1.9": ["observed minAvailable 1", "expected minAvailable 2"],
     "3.2.1": ["'console': 'registry.local/apexmediation-console'"],
-    "3.2.2": ["console: NODE_ENV=development", "console: runs the development server (npx next dev)"],
+    "3.2.2": ["NODE_ENV of console: observed development",
+              "server of console: observed the development server (npx next dev)"],
     "3.2.3": ["'console': 'http://localhost:3000'"],
-    "3.2.4": ["NEXTAUTH_SECRET is a literal value, not from a Secret"],
+    "3.2.4": ["NEXTAUTH_SECRET of console: observed a literal value, not from a Secret"],
     "3.2.5": ["observed 1 desired, 1 ready", "expected at least 2 desired and ready"],
     "3.2.6": ["console static assets: observed {'console': None}", "ASSET_PREFIX set to the CDN's https origin"],
-    "3.3.1": ["'missing': ['self-evolving-system']"],
+    "3.3.1": ["CronJobs missing: observed ['self-evolving-system']"],
     "3.3.2": ["schedule of sales-automation: observed 0 7 30 2 *; expected 0 19 * * *",
               "schedule of growth-engine: observed 15 4 30 2 *; expected 0 19 * * *",
               "CronJob self-evolving-system: observed absent"],
@@ -183,7 +196,7 @@ NEGATIVE = {
     "5.1.3": ["automation is bound to ClusterRole edit (automation-edit)",
               "Deployment backend runs as the default ServiceAccount",
               "Deployment console mounts a ServiceAccount token"],
-    "5.1.4": ["'default_deny_ingress': []", "'Deployment backend'", "'CronJob sales-automation'"],
+    "5.1.4": ["default-deny ingress policies: observed []", "'Deployment backend'", "'CronJob sales-automation'"],
     "10.4.3": ["successful runs of sales-automation: observed no successful Job",
                "successful runs of growth-engine: observed no successful Job",
                "CronJob self-evolving-system: observed absent"],
@@ -192,7 +205,7 @@ NEGATIVE = {
 
 def test_noncompliant_variant_fails_every_item(negative, negative_ns):
     assert sorted(NEGATIVE) == sorted(K8S_ITEMS)
-    assert {i: negative.outcome(i) for i in K8S_ITEMS} == dict.fromkeys(K8S_ITEMS, "failed"), describe(negative)
+    assert outcomes(negative) == dict.fromkeys(K8S_ITEMS, "failed"), describe(negative)
     problems = []
     for item_id, wanted in NEGATIVE.items():
         item = negative.items[item_id]
@@ -213,7 +226,7 @@ def test_noncompliant_variant_fails_every_item(negative, negative_ns):
 
 def test_checker_only_reads_during_a_full_app_run(audited):
     run, events, sent = audited
-    assert {i: run.outcome(i) for i in K8S_ITEMS} == dict.fromkeys(K8S_ITEMS, "passed"), describe(run)
+    assert outcomes(run) == dict.fromkeys(K8S_ITEMS, "passed"), describe(run)
     mine = [e for e in events if e["user"]["username"] == CHECKER_USER]
     # the checks' client, reading the sandbox's namespace or cluster-scoped objects (other sessions may
     # run checks meanwhile as apex-checker against namespaces of their own)
@@ -278,8 +291,8 @@ def test_checker_identity_cannot_write(checker, admin):
 # --------------------------------------------------------------------------- (d) unreachable
 
 def _single_reason(run) -> str:
-    assert {i: run.outcome(i) for i in K8S_ITEMS} == dict.fromkeys(K8S_ITEMS, "error"), describe(run)
-    reasons = {run.reason(i) for i in K8S_ITEMS}
+    assert outcomes(run) == dict.fromkeys(K8S_ITEMS, "error"), describe(run)
+    reasons = {run.bare_reason(i) for i in K8S_ITEMS}
     assert len(reasons) == 1, reasons
     return reasons.pop()
 
