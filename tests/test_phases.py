@@ -76,7 +76,7 @@ def test_go_live_a_day_behind_checks_them(project):
     items = project.items()
     assert items["10.3.1"]["outcome"] == "passed" and items["10.4.1"]["outcome"] == "passed"
     assert not any(i["outcome"] == "not_yet_due" for i in items.values())
-    assert items["10.4.4"]["outcome"] == "awaiting_attestation"  # an attestation, now due
+    assert items["10.4.5"]["outcome"] == "awaiting_attestation"  # an attestation, now due
 
 
 def test_without_go_live_everything_is_due(project):

@@ -1,6 +1,6 @@
 """10.1.1 read from staging's signed record in the store (tests_golive/test_staging_record.py), both directions.
 
-A pytester project plays staging: every section 3 and 10.2 item passes (10.2.4 attested), the run is signed by
+A pytester project plays staging: every section 3 and 10.2 item passes (its attestation items attested), the run is signed by
 a CI key for the Platform Engineering Lead and kept in a local store. Production then runs the real 10.1.1 check
 against that store: it passes; it fails on a record that is too old, changed after signing, signed by an
 untrusted key, or whose section 3 failed.
@@ -39,9 +39,10 @@ def _stage(project, *, break_item: str | None = None, trusted: bool = True, monk
     """Run staging (signed, stored), leaving production's profile and the real 10.1.1 check next to it."""
     path = project.path
     project.write("environments/staging.toml", 'description = "staging"\n')
-    project.write("attestations/staging.toml", f'[[attestation]]\nitem = "10.2.4"\nattested_by = "QA"\n'
-                  f'date = {dt.date.today()}\nevidence = "signup of test customer"\nexpires = '
-                  f'{dt.date.today() + dt.timedelta(days=30)}\n')
+    attest = [i.id for i in load_catalog().items if i.id.startswith("10.2.") and i.kind == "attestation"]
+    project.write("attestations/staging.toml", "".join(
+        f'[[attestation]]\nitem = "{i}"\nattested_by = "QA"\ndate = {dt.date.today()}\nevidence = "smoke run"\n'
+        f'expires = {dt.date.today() + dt.timedelta(days=30)}\n' for i in attest))
     project.pytester.makepyfile(test_staging_checks=_staging_checks())
     assert cli_main(["keygen", str(path / "keys" / "ci")]) == 0
     assert cli_main(["keygen", str(path / "keys" / "other")]) == 0
