@@ -13,8 +13,8 @@ from pathlib import Path
 import yaml
 
 from pytest_apexready import Finding, check, fail_check, not_applicable
-from pytest_apexready import alert_routing as routing
 from pytest_apexready import observability as obs
+from pytest_apexready.rules import alert_routing as routing
 
 ROOT = Path(__file__).resolve().parent.parent
 
