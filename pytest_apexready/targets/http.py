@@ -105,7 +105,7 @@ class Http(Target):
     # ------------------------------------------------------------------ connection
     def _resolve(self, host: str) -> str:
         nameservers = [str(s) for s in self.settings.get("nameservers", [])]
-        if not nameservers:
+        if not nameservers or _is_address(host):
             return host
         if host not in self._addresses:
             from .dns import resolve_address
@@ -283,7 +283,8 @@ def _adapter(base: Any, addresses: dict[str, str], **kwargs: Any) -> Any:
                 raise ConnectTimeoutError(self, f"connection to {self.host} ({address}) timed out "
                                                 f"(connect timeout {self.timeout})") from exc
             except OSError as exc:
-                raise NewConnectionError(self, f"cannot connect to {self.host} ({address}): {exc}") from exc
+                raise NewConnectionError(self, f"cannot connect to {self.host} ({address}): {exc}"  # type: ignore[arg-type]
+                                         ) from exc
 
     class _HTTPConn(_Dial, HTTPConnection):
         pass
@@ -297,9 +298,19 @@ def _adapter(base: Any, addresses: dict[str, str], **kwargs: Any) -> Any:
     class _HTTPSPool(HTTPSConnectionPool):
         ConnectionCls = _HTTPSConn
 
-    class _Adapter(base):  # type: ignore[misc, valid-type]
+    class _Adapter(base):  # type: ignore[misc]
         def init_poolmanager(self, *args: Any, **kw: Any) -> None:
             super().init_poolmanager(*args, **kw)
             self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
     return _Adapter(**kwargs)
+
+
+def _is_address(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -72,7 +72,7 @@ class Tls(Target):
 
     def _address(self, host: str) -> str:
         nameservers = [str(s) for s in self.settings.get("nameservers", [])]
-        if not nameservers:
+        if not nameservers or _is_address(host):
             return host
         if host not in self._addresses:
             from .dns import resolve_address
@@ -87,7 +87,8 @@ class Tls(Target):
     def _verifying_context(self) -> ssl.SSLContext:
         ca = self.settings.get("ca_bundle")
         if ca and not os.path.isfile(ca):
-            raise TargetUnavailable(self.name, str(ca), f"ca_bundle: no such file; fix the path in [targets.{self.name}]")
+            raise TargetUnavailable(self.name, str(ca),
+                                    f"ca_bundle: no such file; fix the path in [targets.{self.name}]")
         return ssl.create_default_context(cafile=ca) if ca else ssl.create_default_context()
 
     def _connect(self) -> Any:
@@ -192,3 +193,13 @@ class Tls(Target):
                                     f"{type(exc).__name__}: {exc}") from None
         finally:
             conn.close()
+
+
+def _is_address(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -102,7 +102,8 @@ def _edge(https: int, http: int, api: int, console: int, status_root: Path, cert
     out = [
         _server(https, host("api"), cert, f"{_COMMON}    location /internal/ {{ return 404; }}\n"
                 f"    location / {{ proxy_pass http://127.0.0.1:{api}; }}\n", old_tls=drifted),
-        _server(https, host("console"), cert, f"{_COMMON}{hsts}    location / {{ proxy_pass http://127.0.0.1:{console}; }}\n",
+        _server(https, host("console"), cert,
+                f"{_COMMON}{hsts}    location / {{ proxy_pass http://127.0.0.1:{console}; }}\n",
                 old_tls=drifted),
         _server(https, host("status"), cert, f"{hsts}    root {status_root};\n    index index.html;\n"
                 '    add_header Cache-Control "public, max-age=30" always;\n', old_tls=drifted),
@@ -154,7 +155,8 @@ http {{
   proxy_connect_timeout 3s;
   proxy_read_timeout 30s;
 {_edge(p["https"], p["http"], p["api"], p["console"], status_ok, certs["edge"], drifted=False)}
-{_edge(p["drift_https"], p["drift_http"], p["drift_api"], p["drift_console"], status_drift, certs["edge"], drifted=True)}
+{_edge(p["drift_https"], p["drift_http"], p["drift_api"], p["drift_console"], status_drift, certs["edge"],
+       drifted=True)}
 {tls_drift}}}
 """
 

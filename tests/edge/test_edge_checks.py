@@ -19,10 +19,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
-from checkrun import ROOT, run_checks
 from edgeprofile import DNS_DRIFT, drifted, profile
 
+from checkrun import ROOT, run_checks
 from sandbox import edge
 from sandbox.edge import config
 
@@ -246,3 +245,46 @@ def test_profiles_are_valid_toml():
     for text in (profile(), drifted()):
         tomllib.loads(text)
     assert subprocess.run([sys.executable, "-c", "import sandbox.edge"], cwd=ROOT).returncode == 0
+
+
+# --------------------------------------------------------------------------- statement log
+
+def test_checker_writes_nothing_to_postgres(tmp_path_factory, tmp_path, edge_up):
+    """The API of the edge on a PostgreSQL of our own with log_statement = 'all': during a full run of the
+    http checks (sign-in, validation probes, the under-13 signup) the API writes nothing."""
+    from netutil import free_port
+    from sandbox import postgres as pg
+    from sandbox.common import read_env_file, spawn, stop_pid, wait_port
+
+    base = tmp_path_factory.mktemp("edge-pg")
+    log = base / "statements.log"
+    pg_port, api_port = free_port(), free_port()
+    handle = pg.start_primary(base / "data", pg_port, log_file=log,
+                              settings_overrides={"log_statement": "all", "log_line_prefix": "%m user=%u db=%d "})
+    creds = read_env_file(ROOT / ".sandbox" / "credentials.env")
+    env = {"PATH": "/usr/bin:/bin", "PORT": str(api_port), "PGHOST": "127.0.0.1", "PGPORT": str(pg_port),
+           "PGUSER": "apex_app", "PGPASSWORD": creds["APEX_PG_APP_PASSWORD"], "REDIS_PORT": str(26379),
+           "REDIS_USER": "apex_checker", "REDIS_PASSWORD": creds["APEX_REDIS_CHECKER_PASSWORD"],
+           "APEX_CONSOLE_ORIGIN": config.origin("console")}
+    proc = spawn(["node", str(ROOT / "sandbox" / "edge" / "api" / "server.js")], log_file=base / "api.log",
+                 pidfile=base / "api.pid", env=env)
+    try:
+        wait_port(api_port, 30, pid=proc.pid, what="edge API")
+        status, _ = edge._post(api_port, "/api/v1/auth/signup", {   # set-up: the sandbox writes the account
+            "email": edge.CHECKER_EMAIL, "password": creds[edge.CHECKER_PASSWORD_VAR], "birthDate": "1990-04-01",
+            "company": edge.TEST_CUSTOMER})
+        assert status == 201
+        start = log.stat().st_size
+        api = f"http://127.0.0.1:{api_port}"
+        result = run(tmp_path, profile(api_url=api, health_urls=[api + "/health"]), "-m", "http")
+        text = log.read_text(errors="replace")[start:]
+    finally:
+        stop_pid(proc.pid, kill_group=True, timeout=10)
+        handle.stop()
+    assert result.outcome("5.3.2") == "passed", result.reason("5.3.2")
+    assert result.outcome("5.2.4") == "passed", result.reason("5.2.4")
+    statements = re.findall(r"user=apex_app db=\S+ LOG:  (?:statement|execute [^:]*): (.*)", text)
+    assert any("FROM users" in s for s in statements), text[-2000:]   # the sign-in read is logged
+    writes = [s for s in statements if re.match(r"\s*(INSERT|UPDATE|DELETE|MERGE|CREATE|ALTER|DROP|TRUNCATE|COPY|"
+                                                r"BEGIN)", s, re.IGNORECASE)]
+    assert writes == []
