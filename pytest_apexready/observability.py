@@ -18,8 +18,8 @@ from typing import Any
 from .outcomes import Finding, TargetUnavailable
 from .targets.prometheus import Prometheus, QueryError, Sample
 
-__all__ = ["GRAFANA_VARIABLES", "NO_DATA", "firing", "live_rules", "no_data", "panels", "promtool_test",
-           "rules_by_name", "value"]
+__all__ = ["GRAFANA_VARIABLES", "NO_DATA", "firing", "jobs_of", "live_rules", "no_data", "panels", "promtool_test",
+           "rules_by_name", "tested_alerts", "value"]
 
 NO_DATA = "no data (the query returned an empty result)"
 #: Grafana's built-in interval variables, as the checks substitute them in panel queries
