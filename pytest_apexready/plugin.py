@@ -261,15 +261,11 @@ class ApexSession:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.is_worker or not self.active or self.config.option.apex_no_report or self.config.option.collectonly:
             return
-        from .report import build_record, write_reports
+        from .report import publish
 
         self.load_quietly()
-        record = build_record(self, finished=dt.datetime.now(dt.UTC))
-        outdir = self.report_dir
-        self.config.hook.pytest_apexready_record(record=record, config=self.config)
-        self.record = record
-        self.report_paths = write_reports(record, outdir)
-        self.config.hook.pytest_apexready_written(record=record, outdir=outdir, config=self.config)
+        slot = publish(self, dt.datetime.now(dt.UTC), self.report_dir)  # build, hooks, write (and sign)
+        self.record, self.report_paths = slot.record, slot.paths
         for target in self.targets.values():
             target.close()
 
