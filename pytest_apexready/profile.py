@@ -90,6 +90,22 @@ EXPECTATIONS: dict[str, tuple[Any, Any, str]] = {
                                 "flag -> spend so far (dollars) below which it may be enabled (4.2.2, 4.2.3)"),
     "incident_window": (str, "24h", "window of the critical-alert history when go_live is not set (10.4.4)"),
     "spend_tracking_days": (int, 7, "days on each of which the AI spend metric must have samples (11.2.2)"),
+    # the edge: http, tls and dns (README "The edge")
+    "cert_min_days": (Number, 30, "days a served certificate must still be valid (1.1.8, 10.2.2)"),
+    "rate_limit_requests": (int, 100, "requests allowed per window by the API's rate limiter (5.2.1)"),
+    "rate_limit_window_s": (int, 900, "the rate limiter's window in seconds (5.2.1)"),
+    "rate_limited_path": (str, "/api/v1/apps", "an API path the rate limiter covers; one GET reads its headers"),
+    "api_max_page_size": (int, 100, "largest page size a list route may allow (6.3.3)"),
+    "static_min_max_age_s": (int, 31536000, "shortest max-age of static assets through the CDN (6.2.2)"),
+    "compression_min_bytes": (int, 1024, "responses this large must be gzip or br encoded (6.3.4)"),
+    "jwt_lifetime_days": (Number, 7, "access token lifetime, exp - iat (5.2.6)"),
+    "coppa_min_age": (int, 13, "signup refuses younger birth dates (5.3.2)"),
+    "test_customer_email": (str, None, "the test customer whose first signup must exist in PostgreSQL (10.2.4)"),
+    "status_components": (list, ["API", "Console", "Database", "Cache", "CDN"],
+                          "components the status page must list (9.2.1)"),
+    "dns_records": (dict, None, "name in the zone -> the address (A) or name (CNAME) it must point at (10.2.1)"),
+    "dns_cutover_names": (list, ["api", "console", "cdn"], "names a go-live cutover changes (10.1.3)"),
+    "dns_max_ttl": (int, 60, "highest TTL on those names, in seconds (10.1.3)"),
 }
 
 _TOP = {"description": str, "extends": str, "env_file": str, "targets": dict,

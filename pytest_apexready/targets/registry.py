@@ -168,6 +168,30 @@ TARGETS: tuple[TargetKind, ...] = (
         "AWS account of [targets.aws] through boto3: one Describe/List/Get call per resource type, cached for the "
         "run (read-only; README \"AWS\" has the IAM policy).",
         "boto3>=1.34", sandbox_port=24566),
+    TargetKind(
+        "http", "http", "http:Http",
+        {"api_url": str, "console_url": str, "status_url": str, "cdn_url": str, "ca_bundle": str,
+         "nameservers": list, "checker_email": str, "checker_password": Secret, "health_urls": list,
+         "paths": dict, "connect_timeout": Number, "read_timeout": Number, "retries": int,
+         "max_redirects": int, "max_body_bytes": int},
+        "The public API, console, status page and CDN of [targets.http] through one requests Session (GET, HEAD, "
+        "OPTIONS; POST only to sign in as the checker account and for validation probes the API rejects before "
+        "writing; read-only).",
+        _REQUESTS, sandbox_port=28443,
+        notes="Bodies are read up to max_body_bytes (5 MiB); names resolve through `nameservers` when given."),
+    TargetKind(
+        "tls", "tls", "tls:Tls",
+        {"endpoints": list, "ca_bundle": str, "nameservers": list, "http_port": int, "connect_timeout": Number},
+        "TLS endpoints (host:port, the host is the SNI name) of [targets.tls] through the ssl module: certificate, "
+        "verification against ca_bundle, protocol versions, HTTP->HTTPS redirect and HSTS (handshakes and HEAD "
+        "only; read-only).",
+        "cryptography>=42", sandbox_port=28443),
+    TargetKind(
+        "dns", "dns", "dns:Dns",
+        {"zone": str, "nameservers": list, "resolvers": list, "connect_timeout": Number},
+        "The zone of [targets.dns] at its authoritative nameservers and at the resolvers that must agree, through "
+        "dnspython (queries only; read-only).",
+        "dnspython>=2.4", sandbox_port=25353),
 )
 
 #: kind name -> kind
