@@ -57,7 +57,7 @@ CH_LOG = LOG_DIR / "clickhouse.log"
 CH_SCHEMA = REPO_ROOT / "sandbox" / "clickhouse_schema.sql"
 CH_MODULE = "sandbox.clickhouse_http"
 
-COMPONENTS = ("postgres", "redis", "clickhouse", "kubernetes", "monitoring", "aws")
+COMPONENTS = ("postgres", "redis", "clickhouse", "kubernetes", "monitoring", "aws", "edge")
 K8S_DIR = SANDBOX_DIR / "k8s"
 K8S_MANIFEST = REPO_ROOT / "sandbox" / "manifests" / "apexmediation.yaml"
 
@@ -219,6 +219,10 @@ def cmd_up(args: argparse.Namespace) -> int:
                 from . import aws
 
                 aws.up()
+            if "edge" in wanted:  # after PostgreSQL and Redis: the API's /health reads them
+                from . import edge
+
+                edge.up(creds, _logger("edge"))
         except SandboxError as exc:
             say(f"\nERROR: {exc}")
             say("Partial state left running; `python -m sandbox down` stops it.")
@@ -246,6 +250,9 @@ def cmd_down(args: argparse.Namespace) -> int:
 
     with _lock():
         ours = _our_pids()
+        from . import edge
+
+        edge.down(_logger("edge"))
         if (K8S_DIR / "run").exists():
             from .kube import controlplane
 
@@ -376,6 +383,9 @@ def _status_rows() -> list[dict[str, Any]]:
     from . import aws
 
     rows.append(aws.status())
+    from . import edge
+
+    rows += edge.status_rows()
     return rows
 
 

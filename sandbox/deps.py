@@ -28,6 +28,9 @@ DEBIAN_PACKAGES: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("prometheus-node-exporter", ["/usr/bin/prometheus-node-exporter"], ("monitoring",)),
     ("prometheus-postgres-exporter", ["/usr/bin/prometheus-postgres-exporter"], ("monitoring",)),
     ("prometheus-redis-exporter", ["/usr/bin/prometheus-redis-exporter"], ("monitoring",)),
+    ("nginx-light", ["/usr/sbin/nginx"], ("edge",)),
+    ("knot", ["/usr/sbin/knotd"], ("edge",)),
+    ("nodejs", ["/usr/bin/node", "/usr/bin/npm"], ("edge",)),
 ]
 
 # (import name, pip requirement, components)
@@ -38,10 +41,11 @@ PYTHON_MODULES: list[tuple[str, str, tuple[str, ...]]] = [
     ("yaml", "PyYAML", ("kubernetes",)),
     ("kubernetes", "kubernetes", ("kubernetes",)),
     ("moto.server", "moto[server]>=5.2", ("aws",)),
-    ("trustme", "trustme", ("aws",)),
+    ("trustme", "trustme", ("aws", "edge")),
+    ("dns", "dnspython", ("edge",)),
 ]
 
-UP_COMPONENTS = ("postgres", "redis", "clickhouse", "kubernetes", "monitoring", "aws")
+UP_COMPONENTS = ("postgres", "redis", "clickhouse", "kubernetes", "monitoring", "aws", "edge")
 
 
 @dataclass
