@@ -13,7 +13,7 @@ from typing import Any
 from ..outcomes import TargetUnavailable
 from . import Target
 
-__all__ = ["Dns", "Answer", "parse_server", "resolve_address"]
+__all__ = ["Answer", "Dns", "parse_server", "resolve_address"]
 
 
 def parse_server(text: str) -> tuple[str, int]:
