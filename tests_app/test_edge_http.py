@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 
-from pytest_apexready import Finding, check, fail_check
-from pytest_apexready import edge
+from pytest_apexready import Finding, check, edge, fail_check
 
 HASHED = re.compile(r"[-.][0-9a-f]{8,}\.(?:js|css)(?:\?|$)")
 DEV_MARKERS = ("webpack-hmr", "react-refresh", "__nextDevClientId", "/_next/static/development/")

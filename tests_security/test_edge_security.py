@@ -11,8 +11,7 @@ import datetime as dt
 import re
 import uuid
 
-from pytest_apexready import Finding, check, fail_check
-from pytest_apexready import edge
+from pytest_apexready import Finding, check, edge, fail_check
 
 UNKNOWN_ORIGIN = "https://attacker.example"
 NO_WRITE = ("validation-only request: the API rejects it before any write (tests/edge proves it with "
