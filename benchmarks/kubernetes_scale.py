@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from checkrun import run_checks  # noqa: E402
 from sandbox.kube import controlplane  # noqa: E402
 from sandbox.kube.audit import AuditTail  # noqa: E402
+from sandbox.kube.cluster import Cluster  # noqa: E402
 
 DATA = Path(controlplane.DEFAULT_DATA_DIR).resolve()
 ADMIN = DATA / "admin.kubeconfig"
@@ -93,7 +94,7 @@ def filler(ns: str, i: int) -> tuple[dict, dict]:
     return dep, status
 
 
-def create_fillers(admin: controlplane.Api, ns: str, indices: range, workers: int) -> float:
+def create_fillers(admin: Cluster, ns: str, indices: range, workers: int) -> float:
     base = f"/apis/apps/v1/namespaces/{ns}/deployments"
 
     def one(i: int) -> None:
@@ -149,7 +150,7 @@ def main(argv=None) -> int:
     sizes = sorted(int(s) for s in args.sizes.split(","))
     if not controlplane.status(DATA)["healthy"]:
         raise SystemExit("the sandbox control plane is not healthy: run `python -m sandbox up`")
-    admin = controlplane.Api(ADMIN)
+    admin = Cluster(ADMIN)
     ns = f"apex-scale-{secrets.token_hex(4)}"
     tmp = Path(tempfile.mkdtemp(prefix="apex-k8s-scale-"))
     rows = []
@@ -157,8 +158,8 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         manifest = tmp / "app.yaml"
         import yaml
-        manifest.write_text(yaml.safe_dump_all([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}]
-                                               + app_objects(ns)))
+        manifest.write_text(yaml.safe_dump_all([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+                                                *app_objects(ns)]))
         controlplane.apply_manifests(DATA, manifest, timeout=120)
         for obj in controlplane._rbac_objects(ns):  # the checker reads secrets there, as in apexmediation
             if obj["kind"] in ("Role", "RoleBinding"):

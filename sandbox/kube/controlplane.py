@@ -8,8 +8,8 @@ kube-controller-manager + kube-scheduler + kwok (fake nodes / pod lifecycle).
 
 Everything lives in ``data_dir`` (default ``<repo>/.sandbox/k8s``): PKI, kubeconfigs
 (``admin.kubeconfig`` and ``checker.kubeconfig``), pidfiles, logs, ``audit.log``
-and the etcd data.  ``up``/``down`` are idempotent.  Only the Python stdlib and
-``cryptography`` are used.
+and the etcd data.  ``up``/``down`` are idempotent.  Processes are started and stopped with
+``sandbox.common``'s helpers; objects are applied with the kubernetes client (``cluster.Cluster``).
 """
 from __future__ import annotations
 
@@ -17,16 +17,29 @@ import argparse
 import http.client
 import json
 import os
-import signal
-import socket
+import shutil
 import ssl
-import subprocess
 import sys
 import time
-import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from kubernetes.config import ConfigException
+from kubernetes.dynamic.exceptions import NotFoundError
+
+from ..common import (
+    SandboxError,
+    ensure_port_free,
+    pid_alive,
+    poll_until,
+    process_cmdline,
+    read_pidfile,
+    spawn,
+    stop_pid,
+)
 from . import build
+from .cluster import TRANSIENT_ERRORS, Cluster
 from .pki import SERVICE_CIDR, ensure_pki, write_kubeconfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -47,9 +60,15 @@ FAKE_NODES = ("kwok-node-0", "kwok-node-1", "kwok-node-2")
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 # order matters: started in this order, stopped in reverse
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+# what a component that is starting (or has stopped answering) raises when asked for its health
+HEALTH_ERRORS: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, http.client.HTTPException)
+# ... and what `status` meets when the admin kubeconfig is missing or unusable
+STATUS_ERRORS: tuple[type[BaseException], ...] = (*HEALTH_ERRORS, ConfigException)
+
+Api = Cluster  # the name tests/k8s and older callers use
 
 
-class ControlPlaneError(RuntimeError):
+class ControlPlaneError(SandboxError):
     pass
 
 
@@ -62,182 +81,38 @@ def _pidfile(data_dir: Path, comp: str) -> Path:
     return data_dir / "run" / f"{comp}.pid"
 
 
-def _proc_alive(pid: int, comp: str | None = None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat.rsplit(")", 1)[1].split()[0] == "Z":
-            return False
-        if comp:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-            return os.path.basename(cmd) == comp
-    except OSError:
-        return False
-    return True
-
-
 def _read_pid(data_dir: Path, comp: str) -> int | None:
-    pf = _pidfile(data_dir, comp)
-    try:
-        pid = int(pf.read_text().strip())
-    except (OSError, ValueError):
+    """The component's pid, if that process is alive and runs the component's binary (no PID-reuse accident)."""
+    pid = read_pidfile(_pidfile(data_dir, comp))
+    if pid is None or not pid_alive(pid):
         return None
-    return pid if _proc_alive(pid, comp) else None
+    return pid if Path(process_cmdline(pid).split(" ", 1)[0]).name == comp else None
 
 
-def _port_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-            return True
-        except OSError:
-            return False
-
-
-def _start(data_dir: Path, comp: str, binary: Path, args: list[str], ports=()) -> int:
+def _start(data_dir: Path, comp: str, binary: Path, args: list[str], ports: tuple[int, ...] = ()) -> int:
     pid = _read_pid(data_dir, comp)
     if pid:
         _log(f"{comp} already running (pid {pid})")
         return pid
-    for p in ports:
-        if not _port_free(p):
-            raise ControlPlaneError(f"cannot start {comp}: 127.0.0.1:{p} is already in use "
-                                    f"(another control plane or process?)")
-    logf = open(data_dir / "logs" / f"{comp}.log", "ab")
-    logf.write(f"\n===== {time.ctime()} starting {binary} {' '.join(args)}\n".encode())
-    logf.flush()
-    proc = subprocess.Popen([str(binary)] + args, stdin=subprocess.DEVNULL, stdout=logf,
-                            stderr=subprocess.STDOUT, cwd=data_dir, start_new_session=True,
-                            close_fds=True)
-    logf.close()
-    _pidfile(data_dir, comp).write_text(f"{proc.pid}\n")
+    for port in ports:
+        ensure_port_free(port, f"{comp} (another control plane or process?)")
+    proc = spawn([str(binary), *args], log_file=data_dir / "logs" / f"{comp}.log", pidfile=_pidfile(data_dir, comp),
+                 cwd=data_dir)
     _log(f"started {comp} pid {proc.pid}")
     return proc.pid
 
 
 def _stop(data_dir: Path, comp: str, timeout: float = 15) -> None:
-    pf = _pidfile(data_dir, comp)
     pid = _read_pid(data_dir, comp)
     if pid:
         _log(f"stopping {comp} (pid {pid})")
-        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(pid, sig)  # started with start_new_session: pgid == pid
-            except ProcessLookupError:
-                break
-            except PermissionError:
-                os.kill(pid, sig)
-            deadline = time.time() + wait
-            while time.time() < deadline:
-                try:  # reap if it is our child (no zombie left behind)
-                    os.waitpid(pid, os.WNOHANG)
-                except ChildProcessError:
-                    pass
-                if not _proc_alive(pid):
-                    break
-                time.sleep(0.1)
-            if not _proc_alive(pid):
-                break
-        if _proc_alive(pid):
+        stop_pid(pid, kill_group=True, timeout=timeout)  # its own session: the group is the component
+        if pid_alive(pid):
             raise ControlPlaneError(f"{comp} (pid {pid}) did not exit")
-    pf.unlink(missing_ok=True)
+    _pidfile(data_dir, comp).unlink(missing_ok=True)
 
 
-# ---------------------------------------------------------------------- HTTP API
-class Api:
-    """Tiny client for the apiserver using client-cert auth (stdlib only)."""
-
-    def __init__(self, kubeconfig: Path):
-        cfg = json.loads(Path(kubeconfig).read_text())
-        cluster = cfg["clusters"][0]["cluster"]
-        user = cfg["users"][0]["user"]
-        u = urllib.parse.urlparse(cluster["server"])
-        self.host, self.port = u.hostname, u.port or 443
-        self.ctx = ssl.create_default_context(cafile=cluster["certificate-authority"])
-        self.ctx.load_cert_chain(user["client-certificate"], user["client-key"])
-        self._disc: dict | None = None
-
-    def request(self, method: str, path: str, body=None, content_type="application/json",
-                timeout: float = 30):
-        conn = http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=timeout)
-        try:
-            data = None if body is None else (body if isinstance(body, (bytes, str))
-                                              else json.dumps(body))
-            headers = {"Accept": "application/json"}
-            if data is not None:
-                headers["Content-Type"] = content_type
-            conn.request(method, path, body=data, headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read()
-            try:
-                payload = json.loads(raw) if raw else None
-            except ValueError:
-                payload = raw.decode(errors="replace")
-            return resp.status, payload
-        finally:
-            conn.close()
-
-    def get(self, path):
-        return self.request("GET", path)
-
-    def ok(self, method, path, body=None, content_type="application/json", accept=(200, 201)):
-        st, payload = self.request(method, path, body, content_type)
-        if st not in accept:
-            msg = payload.get("message") if isinstance(payload, dict) else payload
-            raise ControlPlaneError(f"{method} {path} -> HTTP {st}: {msg}")
-        return payload
-
-    # --- discovery + server-side apply for arbitrary objects
-    def _resource_for(self, api_version: str, kind: str):
-        if self._disc is None:
-            self._disc = {}
-        if api_version not in self._disc:
-            path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-            st, payload = self.get(path)
-            if st != 200:
-                raise ControlPlaneError(f"unknown apiVersion {api_version} (HTTP {st})")
-            self._disc[api_version] = {r["kind"]: r for r in payload["resources"]
-                                       if "/" not in r["name"]}
-        res = self._disc[api_version].get(kind)
-        if not res:
-            raise ControlPlaneError(f"kind {kind} not served by {api_version}")
-        return res
-
-    def object_path(self, obj: dict) -> str:
-        av, kind = obj["apiVersion"], obj["kind"]
-        res = self._resource_for(av, kind)
-        base = "/api/v1" if av == "v1" else f"/apis/{av}"
-        if res["namespaced"]:
-            ns = obj["metadata"].get("namespace", "default")
-            base += f"/namespaces/{ns}"
-        return f"{base}/{res['name']}/{obj['metadata']['name']}"
-
-    def apply(self, obj: dict, manager: str = "apex-sandbox") -> dict:
-        path = self.object_path(obj) + f"?fieldManager={manager}&force=true"
-        return self.ok("PATCH", path, obj, content_type="application/apply-patch+yaml")
-
-
-def _wait(pred, timeout: float, what: str, interval: float = 0.5, hint: str = ""):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            r = pred()
-            if r:
-                return r
-        except Exception as e:  # noqa: BLE001 - reported on timeout
-            last = e
-        time.sleep(interval)
-    raise ControlPlaneError(f"timed out after {timeout:.0f}s waiting for {what}"
-                            + (f" (last error: {last})" if last else "") + (f"; {hint}" if hint else ""))
-
-
+# ------------------------------------------------------------------------ health
 def _get_ok(port: int, path: str, tls: bool = False) -> bool:
     """GET a component's health endpoint on loopback (TLS unverified: only liveness is asked)."""
     conn = (http.client.HTTPSConnection("127.0.0.1", port, context=ssl._create_unverified_context(), timeout=3)
@@ -258,15 +133,20 @@ def _tail(p: Path, n: int = 15) -> str:
         return "(no log)"
 
 
-def _check_alive(data_dir: Path, comp: str):
+def _check_alive(data_dir: Path, comp: str) -> None:
+    """Raise at once if *comp* has exited (a wait for it to become ready would otherwise run out its timeout)."""
     if not _read_pid(data_dir, comp):
-        raise ControlPlaneError(f"{comp} exited; last log lines "
-                                f"({data_dir / 'logs' / (comp + '.log')}):\n"
-                                + _tail(data_dir / "logs" / f"{comp}.log"))
+        log = data_dir / "logs" / f"{comp}.log"
+        raise ControlPlaneError(f"{comp} exited; last log lines ({log}):\n{_tail(log)}")
+
+
+def _wait(probe: Callable[[], Any], timeout: float, what: str) -> Any:
+    """poll_until, retrying while the component is not answering yet; *what* says what did not happen."""
+    return poll_until(probe, timeout, what, retry_on=HEALTH_ERRORS, interval=0.5)
 
 
 # -------------------------------------------------------------------- bootstrap
-def _rbac_objects(app_ns: str) -> list[dict]:
+def _rbac_objects(app_ns: str) -> list[dict[str, Any]]:
     rb = "rbac.authorization.k8s.io/v1"
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": app_ns}},
@@ -305,7 +185,7 @@ def _rbac_objects(app_ns: str) -> list[dict]:
     ]
 
 
-def _fake_node(name: str) -> dict:
+def _fake_node(name: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name, "annotations": {KWOK_ANNOTATION: "fake",
@@ -320,9 +200,13 @@ def _fake_node(name: str) -> dict:
 
 
 # --------------------------------------------------------------------- public API
-def _paths(data_dir: Path) -> dict:
+def _paths(data_dir: Path) -> dict[str, Path]:
     return {"admin": data_dir / "admin.kubeconfig", "checker": data_dir / "checker.kubeconfig",
             "audit": data_dir / "audit.log"}
+
+
+def _log_of(data_dir: Path, comp: str) -> Path:
+    return data_dir / "logs" / f"{comp}.log"
 
 
 def up(data_dir: Path = DEFAULT_DATA_DIR, apiserver_port: int = DEFAULT_PORTS["apiserver"],
@@ -331,7 +215,7 @@ def up(data_dir: Path = DEFAULT_DATA_DIR, apiserver_port: int = DEFAULT_PORTS["a
        controller_manager_port: int = DEFAULT_PORTS["controller_manager"],
        scheduler_port: int = DEFAULT_PORTS["scheduler"], kwok_port: int = DEFAULT_PORTS["kwok"],
        app_namespace: str = APP_NAMESPACE, timeout: float = 120,
-       binaries: dict | None = None) -> dict:
+       binaries: dict[str, Path] | None = None) -> dict[str, Any]:
     """Start (or reuse) the control plane; returns status(data_dir)."""
     t0 = time.time()
     data_dir = Path(data_dir).resolve()
@@ -367,10 +251,10 @@ def up(data_dir: Path = DEFAULT_DATA_DIR, apiserver_port: int = DEFAULT_PORTS["a
         "--unsafe-no-fsync", "--log-level=warn", "--quota-backend-bytes=2147483648",
     ], ports=(etcd_client_port, etcd_peer_port))
 
-    def etcd_ok():
+    def etcd_ok() -> bool:
         _check_alive(data_dir, "etcd")
         return _get_ok(etcd_client_port, "/health")
-    _wait(etcd_ok, 30, "etcd /health")
+    _wait(etcd_ok, 30, f"etcd {etcd_url}/health not healthy (log {_log_of(data_dir, 'etcd')})")
     _log(f"etcd healthy ({time.time() - t0:.1f}s)")
 
     _start(data_dir, "kube-apiserver", bins["kube-apiserver"], [
@@ -390,34 +274,32 @@ def up(data_dir: Path = DEFAULT_DATA_DIR, apiserver_port: int = DEFAULT_PORTS["a
         "--enable-admission-plugins=NodeRestriction",
         "--allow-privileged=true", "--profiling=false", "--v=1",
     ], ports=(apiserver_port,))
-    admin = Api(kc["admin"])
+    admin = Cluster(kc["admin"])
 
-    def api_ready():
+    def api_ready() -> bool:
         _check_alive(data_dir, "kube-apiserver")
-        st, _ = admin.get("/readyz")
-        return st == 200
-    _wait(api_ready, timeout, f"kube-apiserver {server}/readyz",
-          hint=f"see {data_dir / 'logs' / 'kube-apiserver.log'}")
+        return admin.get("/readyz")[0] == 200
+    _wait(api_ready, timeout, f"kube-apiserver {server}/readyz not ready (log {_log_of(data_dir, 'kube-apiserver')})")
     _log(f"kube-apiserver ready ({time.time() - t0:.1f}s)")
 
     for obj in _rbac_objects(app_namespace):
         admin.apply(obj)
 
-    common = lambda comp, port: [  # noqa: E731
-        f"--kubeconfig={kc[comp]}", f"--authentication-kubeconfig={kc[comp]}",
-        f"--authorization-kubeconfig={kc[comp]}", "--bind-address=127.0.0.1",
-        f"--secure-port={port}", "--leader-elect=false",
-        f"--tls-cert-file={pki / 'serving-localhost.crt'}",
-        f"--tls-private-key-file={pki / 'serving-localhost.key'}", "--v=1"]
-    _start(data_dir, "kube-controller-manager", bins["kube-controller-manager"],
-           common("kube-controller-manager", controller_manager_port) + [
-               "--controllers=*", f"--service-account-private-key-file={pki / 'sa.key'}",
-               f"--root-ca-file={pki / 'ca.crt'}", "--use-service-account-credentials=true",
-               f"--cluster-signing-cert-file={pki / 'ca.crt'}",
-               f"--cluster-signing-key-file={pki / 'ca.key'}",
-               f"--service-cluster-ip-range={SERVICE_CIDR}", "--allocate-node-cidrs=false",
-               "--concurrent-cron-job-syncs=2", "--node-monitor-grace-period=60s",
-           ], ports=(controller_manager_port,))
+    def common(comp: str, port: int) -> list[str]:
+        return [f"--kubeconfig={kc[comp]}", f"--authentication-kubeconfig={kc[comp]}",
+                f"--authorization-kubeconfig={kc[comp]}", "--bind-address=127.0.0.1",
+                f"--secure-port={port}", "--leader-elect=false",
+                f"--tls-cert-file={pki / 'serving-localhost.crt'}",
+                f"--tls-private-key-file={pki / 'serving-localhost.key'}", "--v=1"]
+    _start(data_dir, "kube-controller-manager", bins["kube-controller-manager"], [
+        *common("kube-controller-manager", controller_manager_port),
+        "--controllers=*", f"--service-account-private-key-file={pki / 'sa.key'}",
+        f"--root-ca-file={pki / 'ca.crt'}", "--use-service-account-credentials=true",
+        f"--cluster-signing-cert-file={pki / 'ca.crt'}",
+        f"--cluster-signing-key-file={pki / 'ca.key'}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}", "--allocate-node-cidrs=false",
+        "--concurrent-cron-job-syncs=2", "--node-monitor-grace-period=60s",
+    ], ports=(controller_manager_port,))
     _start(data_dir, "kube-scheduler", bins["kube-scheduler"],
            common("kube-scheduler", scheduler_port), ports=(scheduler_port,))
     _start(data_dir, "kwok", bins["kwok"], [
@@ -430,37 +312,37 @@ def up(data_dir: Path = DEFAULT_DATA_DIR, apiserver_port: int = DEFAULT_PORTS["a
 
     for comp, port in (("kube-controller-manager", controller_manager_port),
                        ("kube-scheduler", scheduler_port)):
-        def ok(comp=comp, port=port):
+        def healthy(comp: str = comp, port: int = port) -> bool:
             _check_alive(data_dir, comp)
             return _get_ok(port, "/healthz", tls=True)
-        _wait(ok, timeout, f"{comp} https://127.0.0.1:{port}/healthz",
-              hint=f"see {data_dir / 'logs' / (comp + '.log')}")
+        _wait(healthy, timeout, f"{comp} https://127.0.0.1:{port}/healthz not healthy (log {_log_of(data_dir, comp)})")
 
-    def kwok_ok():
+    def kwok_ok() -> bool:
         _check_alive(data_dir, "kwok")
         return _get_ok(kwok_port, "/healthz")
-    _wait(kwok_ok, 60, f"kwok http://127.0.0.1:{kwok_port}/healthz")
+    _wait(kwok_ok, 60, f"kwok http://127.0.0.1:{kwok_port}/healthz not healthy (log {_log_of(data_dir, 'kwok')})")
 
+    # created, not applied: a Node's capacity is status, which server-side apply to the object leaves out
+    nodes = admin.resource("v1", "Node")
     for n in FAKE_NODES:
-        st, _ = admin.get(f"/api/v1/nodes/{n}")
-        if st == 404:
-            admin.ok("POST", "/api/v1/nodes", _fake_node(n))
+        try:
+            nodes.get(name=n)
+        except NotFoundError:
+            nodes.create(body=_fake_node(n))
 
-    def nodes_ready():
+    def nodes_ready() -> bool:
         _check_alive(data_dir, "kwok")
         for n in FAKE_NODES:
-            st, node = admin.get(f"/api/v1/nodes/{n}")
-            conds = {c["type"]: c["status"] for c in (node or {}).get("status", {}).get("conditions", [])}
-            if st != 200 or conds.get("Ready") != "True":
+            node = nodes.get(name=n).to_dict()
+            conds = {c["type"]: c["status"] for c in node.get("status", {}).get("conditions", [])}
+            if conds.get("Ready") != "True":
                 return False
         return True
-    _wait(nodes_ready, 60, "fake nodes to become Ready (kwok)",
-          hint=f"see {data_dir / 'logs' / 'kwok.log'}")
+    _wait(nodes_ready, 60, f"fake nodes not Ready (kwok; log {_log_of(data_dir, 'kwok')})")
 
-    def default_sa():
-        st, _ = admin.get(f"/api/v1/namespaces/{app_namespace}/serviceaccounts/default")
-        return st == 200
-    _wait(default_sa, 60, f"default ServiceAccount in {app_namespace} (controller-manager)")
+    accounts = admin.resource("v1", "ServiceAccount")
+    _wait(lambda: accounts.get(name="default", namespace=app_namespace), 60,
+          f"no default ServiceAccount in {app_namespace} (controller-manager)")
     _log(f"control plane up in {time.time() - t0:.1f}s; admin kubeconfig {kc['admin']}")
     return status(data_dir)
 
@@ -475,22 +357,21 @@ def down(data_dir: Path = DEFAULT_DATA_DIR, purge: bool = False) -> None:
         except ControlPlaneError as e:
             errors.append(str(e))
     if purge:
-        import shutil
         shutil.rmtree(data_dir / "etcd", ignore_errors=True)
     if errors:
         raise ControlPlaneError("; ".join(errors))
 
 
-def status(data_dir: Path = DEFAULT_DATA_DIR) -> dict:
+def status(data_dir: Path = DEFAULT_DATA_DIR) -> dict[str, Any]:
     data_dir = Path(data_dir).resolve()
     try:
         ports = json.loads((data_dir / "config" / "ports.json").read_text())
     except (OSError, ValueError):
         ports = dict(DEFAULT_PORTS)
-    out: dict = {"data_dir": str(data_dir), "components": {}}
-    checks = {
+    components: dict[str, dict[str, Any]] = {}
+    checks: dict[str, Callable[[], bool]] = {
         "etcd": lambda: _get_ok(ports["etcd_client"], "/health"),
-        "kube-apiserver": lambda: Api(_paths(data_dir)["admin"]).get("/readyz")[0] == 200,
+        "kube-apiserver": lambda: Cluster(_paths(data_dir)["admin"], timeout=3).get("/readyz")[0] == 200,
         "kube-controller-manager": lambda: _get_ok(ports["controller_manager"], "/healthz", tls=True),
         "kube-scheduler": lambda: _get_ok(ports["scheduler"], "/healthz", tls=True),
         "kwok": lambda: _get_ok(ports["kwok"], "/healthz"),
@@ -500,35 +381,33 @@ def status(data_dir: Path = DEFAULT_DATA_DIR) -> dict:
         healthy = False
         if pid:
             try:
-                healthy = bool(checks[comp]())
-            except Exception:  # noqa: BLE001
+                healthy = checks[comp]()
+            except STATUS_ERRORS:
                 healthy = False
-        out["components"][comp] = {"pid": pid, "running": pid is not None, "healthy": healthy,
-                                   "log": str(data_dir / "logs" / f"{comp}.log")}
-    out["running"] = all(c["running"] for c in out["components"].values())
-    out["healthy"] = all(c["healthy"] for c in out["components"].values())
-    out["any_running"] = any(c["running"] for c in out["components"].values())
+        components[comp] = {"pid": pid, "running": pid is not None, "healthy": healthy,
+                            "log": str(_log_of(data_dir, comp))}
+    out: dict[str, Any] = {"data_dir": str(data_dir), "components": components}
+    out["running"] = all(c["running"] for c in components.values())
+    out["healthy"] = all(c["healthy"] for c in components.values())
+    out["any_running"] = any(c["running"] for c in components.values())
     out["apiserver"] = f"https://127.0.0.1:{ports['apiserver']}"
     out.update({k: str(v) for k, v in _paths(data_dir).items()})
     return out
 
 
-def _load_yaml_docs(path: Path) -> list[dict]:
-    text = Path(path).read_text()
-    try:
-        import yaml
-    except ImportError as e:  # pragma: no cover
-        raise ControlPlaneError("PyYAML is needed to read manifests") from e
-    return [d for d in yaml.safe_load_all(text) if d]
+def _load_yaml_docs(path: Path) -> list[dict[str, Any]]:
+    import yaml  # PyYAML: a dev dependency, needed only to read manifests
+
+    return [d for d in yaml.safe_load_all(Path(path).read_text()) if d]
 
 
-def apply_manifests(data_dir: Path = DEFAULT_DATA_DIR, path: Path | str = None,
-                    timeout: float = 120, wait: bool = True) -> dict:
+def apply_manifests(data_dir: Path = DEFAULT_DATA_DIR, path: Path | str | None = None,
+                    timeout: float = 120, wait: bool = True) -> dict[str, Any]:
     """Server-side apply every document of a YAML file with the admin identity,
     then wait until every Deployment in it is Available with all replicas ready."""
     data_dir = Path(data_dir).resolve()
     path = Path(path or REPO_ROOT / "sandbox" / "manifests" / "apexmediation.yaml")
-    admin = Api(_paths(data_dir)["admin"])
+    admin = Cluster(_paths(data_dir)["admin"])
     docs = _load_yaml_docs(path)
     # namespaces first, then the rest in file order
     docs.sort(key=lambda d: 0 if d.get("kind") == "Namespace" else 1)
@@ -537,23 +416,23 @@ def apply_manifests(data_dir: Path = DEFAULT_DATA_DIR, path: Path | str = None,
         admin.apply(d)
         applied.append(f"{d['kind']}/{d['metadata'].get('namespace', '')}/{d['metadata']['name']}")
     t0 = time.time()
-    deployments = [d for d in docs if d.get("kind") == "Deployment"]
     if wait:
-        for d in deployments:
-            p = admin.object_path(d)
+        deployments = admin.resource("apps/v1", "Deployment")
+        for d in docs:
+            if d.get("kind") != "Deployment":
+                continue
+            name, namespace = d["metadata"]["name"], d["metadata"].get("namespace", "default")
 
-            def available(p=p, d=d):
-                st, obj = admin.get(p)
-                if st != 200:
-                    return False
+            def available(name: str = name, namespace: str = namespace) -> bool:
+                obj = deployments.get(name=name, namespace=namespace).to_dict()
                 s = obj.get("status", {})
                 want = obj["spec"].get("replicas", 1)
                 conds = {c["type"]: c["status"] for c in s.get("conditions", [])}
-                return (s.get("observedGeneration", 0) >= obj["metadata"]["generation"]
-                        and s.get("availableReplicas", 0) >= want
-                        and s.get("updatedReplicas", 0) >= want
-                        and conds.get("Available") == "True")
-            _wait(available, timeout, f"Deployment {d['metadata']['name']} to be available")
+                return bool(s.get("observedGeneration", 0) >= obj["metadata"]["generation"]
+                            and s.get("availableReplicas", 0) >= want
+                            and s.get("updatedReplicas", 0) >= want
+                            and conds.get("Available") == "True")
+            _wait(available, timeout, f"Deployment {namespace}/{name} not available")
     return {"applied": applied, "deployments_ready_after_s": round(time.time() - t0, 2)}
 
 
@@ -562,17 +441,18 @@ def run_cronjobs_once(data_dir: Path = DEFAULT_DATA_DIR, namespace: str = APP_NA
     """Give every CronJob in the namespace one run now (like `kubectl create job --from=cronjob/NAME`),
     unless it already has a Job, and wait for those Jobs to succeed: the sandbox then shows the
     history a cluster that has been running for a day would show."""
-    admin = Api(_paths(Path(data_dir).resolve())["admin"])
-    _, cronjobs = admin.get(f"/apis/batch/v1/namespaces/{namespace}/cronjobs")
-    _, jobs = admin.get(f"/apis/batch/v1/namespaces/{namespace}/jobs")
-    owners = {o["name"] for j in jobs.get("items", []) for o in j["metadata"].get("ownerReferences", [])}
+    admin = Cluster(_paths(Path(data_dir).resolve())["admin"])
+    cronjobs = admin.resource("batch/v1", "CronJob").get(namespace=namespace).to_dict()["items"]
+    jobs = admin.resource("batch/v1", "Job")
+    owners = {o["name"] for j in jobs.get(namespace=namespace).to_dict()["items"]
+              for o in j["metadata"].get("ownerReferences", [])}
     created = []
-    for cj in cronjobs.get("items", []):
+    for cj in cronjobs:
         name = cj["metadata"]["name"]
         if name in owners:
             continue
         job = f"{name}-initial-{int(time.time())}"
-        admin.ok("POST", f"/apis/batch/v1/namespaces/{namespace}/jobs", {
+        jobs.create(namespace=namespace, body={
             "apiVersion": "batch/v1", "kind": "Job",
             "metadata": {"name": job, "namespace": namespace,
                          "labels": cj["spec"]["jobTemplate"].get("metadata", {}).get("labels", {}),
@@ -582,12 +462,13 @@ def run_cronjobs_once(data_dir: Path = DEFAULT_DATA_DIR, namespace: str = APP_NA
             "spec": cj["spec"]["jobTemplate"]["spec"]})
         created.append(job)
     for job in created:
-        _wait(lambda job=job: admin.get(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job}")[1]
-              .get("status", {}).get("succeeded") == 1, timeout, f"Job {job} to succeed")
+        def succeeded(job: str = job) -> bool:
+            return bool(jobs.get(name=job, namespace=namespace).to_dict().get("status", {}).get("succeeded") == 1)
+        _wait(succeeded, timeout, f"Job {namespace}/{job} did not succeed")
     return created
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="local Kubernetes control plane")
     ap.add_argument("cmd", choices=("up", "down", "status", "apply"))
     ap.add_argument("manifest", nargs="?")
@@ -606,7 +487,7 @@ def main(argv=None) -> int:
             return 0 if st["healthy"] else 3
         else:
             print(json.dumps(apply_manifests(args.data_dir, args.manifest), indent=2))
-    except ControlPlaneError as e:
+    except SandboxError as e:
         print(f"ERROR: {e}", file=sys.stderr)
         return 1
     return 0

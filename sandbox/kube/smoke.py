@@ -12,32 +12,36 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from ..common import SandboxError
 from . import controlplane as cp
+from .cluster import Cluster
 
 NS = cp.APP_NAMESPACE
 
 
-def _until(pred, timeout, what):
-    return cp._wait(pred, timeout, what, interval=0.5)
+def _until(pred: Callable[[], Any], timeout: float, what: str) -> Any:
+    return cp._wait(pred, timeout, what)
 
 
-def run(data_dir: Path, keep: bool = False, cron: bool = False) -> dict:
-    res: dict = {}
+def run(data_dir: Path, keep: bool = False, cron: bool = False) -> dict[str, Any]:
+    res: dict[str, Any] = {}
     t0 = time.time()
     cp.up(data_dir)
     res["up_s"] = round(time.time() - t0, 1)
     t1 = time.time()
     cp.apply_manifests(data_dir, cp.REPO_ROOT / "sandbox" / "manifests" / "apexmediation.yaml")
     res["apply_and_rollout_s"] = round(time.time() - t1, 1)
-    admin = cp.Api(data_dir / "admin.kubeconfig")
-    checker = cp.Api(data_dir / "checker.kubeconfig")
+    admin = Cluster(data_dir / "admin.kubeconfig")
+    checker = Cluster(data_dir / "checker.kubeconfig")
     try:
         pdb = _until(lambda: (admin.get(f"/apis/policy/v1/namespaces/{NS}/poddisruptionbudgets/backend")[1]
                               .get("status", {}).get("currentHealthy") == 3) and
                      admin.get(f"/apis/policy/v1/namespaces/{NS}/poddisruptionbudgets/backend")[1]["status"],
-                     60, "PDB status")
+                     60, "PDB backend has not 3 healthy pods")
         res["pdb"] = {k: pdb.get(k) for k in ("currentHealthy", "desiredHealthy", "disruptionsAllowed")}
 
         cj = admin.get(f"/apis/batch/v1/namespaces/{NS}/cronjobs/growth-engine")[1]
@@ -50,7 +54,7 @@ def run(data_dir: Path, keep: bool = False, cron: bool = False) -> dict:
             "spec": cj["spec"]["jobTemplate"]["spec"]})
         t2 = time.time()
         _until(lambda: admin.get(f"/apis/batch/v1/namespaces/{NS}/jobs/{name}")[1]
-               .get("status", {}).get("succeeded") == 1, 60, f"Job {name} to succeed")
+               .get("status", {}).get("succeeded") == 1, 60, f"Job {name} did not succeed")
         res["job_complete_s"] = round(time.time() - t2, 1)
 
         if cron:
@@ -61,7 +65,7 @@ def run(data_dir: Path, keep: bool = False, cron: bool = False) -> dict:
                                       "spec": {"restartPolicy": "Never", "automountServiceAccountToken": False,
                                                "containers": [{"name": "c", "image": "busybox"}]}}}}}})
             _until(lambda: admin.get(f"/apis/batch/v1/namespaces/{NS}/cronjobs/smoke-every-minute")[1]
-                   .get("status", {}).get("lastSuccessfulTime"), 90, "every-minute CronJob success")
+                   .get("status", {}).get("lastSuccessfulTime"), 90, "every-minute CronJob never succeeded")
             admin.request("DELETE", f"/apis/batch/v1/namespaces/{NS}/cronjobs/smoke-every-minute")
             res["cronjob_fired"] = True
 
@@ -88,7 +92,7 @@ def run(data_dir: Path, keep: bool = False, cron: bool = False) -> dict:
     return res
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir", type=Path, default=cp.DEFAULT_DATA_DIR)
     ap.add_argument("--keep", action="store_true")
@@ -96,7 +100,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     try:
         print(run(a.data_dir.resolve(), keep=a.keep, cron=a.cron))
-    except cp.ControlPlaneError as e:
+    except SandboxError as e:
         print(f"SMOKE FAILED: {e}", file=sys.stderr)
         return 1
     return 0
