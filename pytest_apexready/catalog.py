@@ -45,6 +45,8 @@ class Item:
     marker: str
     #: the parts the catalog declares (each needs its own check); empty when the item is one piece
     parts: tuple[Part, ...] = ()
+    #: the go-live phase the item is due in (sections 10 and 11: "T-24h", "T+1h", "Hour 6", ...; see phases.py)
+    due: str | None = None
 
     @property
     def label(self) -> str:
@@ -124,6 +126,7 @@ def load_catalog() -> Catalog:
             sign_off_role=section.sign_off_role,
             marker=section.marker,
             parts=_parts(entry),
+            due=entry.get("due"),
         ))
     return Catalog(sections, tuple(items), tuple(raw["approval_roles"]))
 

@@ -30,6 +30,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="keep the record under <env>/<run-id>/ in s3://bucket/prefix or a directory")
     group.addoption("--apex-metrics", dest="apex_metrics", default=None, metavar="FILE",
                     help="write the checklist as Prometheus text exposition (node exporter textfile collector)")
+    group.addoption("--apex-compare", dest="apex_compare", default=None, metavar="DIR",
+                    help="show in checklist.md/.html what changed since this record (default: the rerun's record, "
+                         "else the store's latest run of the environment)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -147,6 +150,7 @@ class ContinuousPlugin:
         if self.is_worker:
             return
         record: dict[str, Any] = slot.record.to_json()  # the JSON layout: what metrics and the store read
+        self._since_previous(slot, record, outdir)
         if config.option.apex_metrics:
             from .metrics import write_metrics
 
@@ -160,6 +164,41 @@ class ContinuousPlugin:
                 self.lines.append((f"apexready store: NOT stored: {exc}", {"red": True}))
             else:
                 self.lines.append((f"apexready store: {', '.join(stored.files)} kept in {stored.where}", {}))
+
+    def _previous(self, env: str) -> dict[str, Any] | None:
+        """The record to compare with: --apex-compare, else the rerun's, else the store's latest of this env."""
+        from .history import load_any
+
+        if self.config.option.apex_compare:
+            path = Path(self.config.option.apex_compare)
+            return load_any(path if path.is_absolute() else self.config.invocation_params.dir / path)
+        prev = getattr(self.config.pluginmanager.get_plugin("apexready-signoff"), "prev", None)
+        if prev is not None:
+            return dict(prev.to_json()) if hasattr(prev, "to_json") else dict(prev)
+        if self.store is not None and (rid := st.latest(self.store, env)) is not None:
+            return st.load_run(self.store, env, rid)
+        return None
+
+    def _since_previous(self, slot: Any, record: dict[str, Any], outdir: Path) -> None:
+        """Re-render checklist.md and .html with what changed since the previous run (the JSON is untouched)."""
+        from .history import since_previous
+        from .html import render_html
+        from .report import render_markdown
+
+        try:
+            previous = self._previous(record["environment"]["name"])
+        except (OSError, ValueError) as exc:
+            self.lines.append((f"apexready: no comparison with the previous run: {exc}", {"yellow": True}))
+            return
+        if previous is None:
+            return
+        since, title = since_previous(previous, record)
+        for name, text in (("checklist.md", render_markdown(slot.record, since, title)),
+                           ("checklist.html", render_html(slot.record, since, title))):
+            tmp = outdir / f"{name}.tmp"
+            tmp.write_text(text, "utf-8")
+            tmp.replace(outdir / name)
+        self.lines.append((f"apexready since the previous run: {title}", {}))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         for line, markup in self.lines:

@@ -22,7 +22,8 @@ from typing import Any
 from . import outcomes as oc
 from . import store as st
 
-__all__ = ["Change", "Diff", "add_cli", "diff_records", "item_history", "items_of", "load_any", "render_diff"]
+__all__ = ["Change", "Diff", "add_cli", "diff_records", "item_history", "items_of", "load_any", "render_diff",
+           "since_previous"]
 
 _FAILING = frozenset({oc.FAILED, oc.ERROR})
 
@@ -131,6 +132,19 @@ def diff_records(old: dict[str, Any], new: dict[str, Any]) -> Diff:
         if moved:
             result.evidence.append(Change(item_id, item["title"], prev["outcome"], item["outcome"], "; ".join(moved)))
     return result
+
+
+def since_previous(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, str], str]:
+    """What the reports show under each changed item (item id -> text), and their one-line title."""
+    d = diff_records(old, new)
+    since: dict[str, str] = {}
+    for kind, changes in (("regressed", d.regressed), ("fixed", d.fixed), ("changed", d.changed)):
+        since.update({c.item: f"{kind}: {c.old} -> {c.new}" for c in changes})
+    since.update({c.item: f"evidence changed: {c.detail}" for c in d.evidence})
+    counts = ", ".join(f"{n} {what}" for what, n in (("regressed", len(d.regressed)), ("fixed", len(d.fixed)),
+                                                      ("changed", len(d.changed)), ("with changed evidence",
+                                                                                    len(d.evidence))) if n)
+    return since, f"compared with {d.old_name}: {counts or 'no change'}"
 
 
 def render_diff(d: Diff) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 from .evidence import NOTE
@@ -91,7 +91,7 @@ def _part(part: PartResult) -> str:
             f"{_findings(part.findings, part.reason)}{_notes(part.evidence)}{_evidence(part.evidence)}</div>")
 
 
-def _item(item: ItemResult) -> str:
+def _item(item: ItemResult, since: str | None = None) -> str:
     bg, fg = _COLOURS.get(item.outcome, _NEUTRAL)
     box = "[x]" if item.checked else "[ ]"
     text = f": {escape(item.text)}" if item.text else ""
@@ -107,6 +107,8 @@ def _item(item: ItemResult) -> str:
         parts.append(_evidence((), records))
     else:
         parts += [_findings(item.findings, item.reason), _notes(item.evidence), _evidence(item.evidence, records)]
+    if since:
+        parts.append(f'<div class="since">since the previous run: {escape(since)}</div>')
     parts.append("</li>")
     return "".join(parts)
 
@@ -124,7 +126,7 @@ def _signoff(sec: Section) -> str:
             f"Sign-off: {who} ({escape(sec.sign_off_role)}) — {escape(state)}{note}</div>")
 
 
-def render_html(record: Record) -> str:
+def render_html(record: Record, since: Mapping[str, str] | None = None, since_title: str = "") -> str:
     env, run, summary = record.environment, record.run, record.summary
     counted = [(o, n) for o, n in summary.outcomes.items() if n]
     body = ["<h1>Pre-Deployment Checklist - ApexMediation</h1>",
@@ -133,6 +135,8 @@ def render_html(record: Record) -> str:
             + (f" · commit {escape(run.git_commit[:12])}" if run.git_commit else "") + "</p>",
             '<table id="summary"><tr>' + "".join(f"<th>{_text(o)}</th>" for o, _ in counted)
             + "</tr><tr>" + "".join(f'<td data-outcome="{o.value}">{n}</td>' for o, n in counted) + "</tr></table>"]
+    if since_title:
+        body.append(f'<p class="meta" id="since">Since the previous run: {escape(since_title)}</p>')
     if record.problems:
         body.append('<div class="problems" id="problems"><b>Problems in the records</b><ul>' + "".join(
             f"<li><code>{escape(p.file)}</code> {escape(p.key)}: {escape(p.message)}</li>"
@@ -141,7 +145,7 @@ def render_html(record: Record) -> str:
         body.append(f'<section id="section-{sec.number}"><h2>{sec.number}. {escape(sec.title)}</h2>')
         for group in sec.groups:
             body.append(f'<h3>{escape(group.title)}</h3><ul class="items">')
-            body.extend(_item(i) for i in group.items)
+            body.extend(_item(i, (since or {}).get(i.id)) for i in group.items)
             body.append("</ul>")
         body.append(_signoff(sec) + "</section>")
     rows = "".join(

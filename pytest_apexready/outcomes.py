@@ -45,15 +45,17 @@ class Outcome(StrEnum):
         return member
 
     #        value                   label                      short       word (terminal)        letter ticks rank
-    PASSED = "passed", "passed", "passed", "passed", ".", True, 7
+    PASSED = "passed", "passed", "passed", "passed", ".", True, 8
     FAILED = "failed", "FAILED", "failed", "failed", "F", False, 0
     ERROR = "error", "ERROR (could not check)", "error", "error", "E", False, 1
-    NOT_APPLICABLE = "not_applicable", "not applicable", "n/a", "not applicable", "n", True, 8
-    WAIVED = "waived", "waived", "waived", "waived", "w", True, 5
-    ATTESTED = "attested", "attested", "attested", "attested", "a", True, 6
+    NOT_APPLICABLE = "not_applicable", "not applicable", "n/a", "not applicable", "n", True, 9
+    WAIVED = "waived", "waived", "waived", "waived", "w", True, 6
+    ATTESTED = "attested", "attested", "attested", "attested", "a", True, 7
     AWAITING = "awaiting_attestation", "AWAITING ATTESTATION", "awaiting", "awaiting attestation", "A", False, 2
     NOT_AUTOMATED = "not_automated", "not yet automated", "not auto", "not automated", "u", False, 3
-    NOT_RUN = "not_run", "not run", "not run", "not run", "-", False, 4
+    # its go-live phase (phases.py) has not opened yet
+    NOT_YET_DUE = "not_yet_due", "not yet due", "not due", "not yet due", "d", False, 4
+    NOT_RUN = "not_run", "not run", "not run", "not run", "-", False, 5
 
     def __str__(self) -> str:
         return self.value
@@ -76,6 +78,7 @@ ATTESTED = Outcome.ATTESTED
 AWAITING = Outcome.AWAITING
 NOT_AUTOMATED = Outcome.NOT_AUTOMATED
 NOT_RUN = Outcome.NOT_RUN
+NOT_YET_DUE = Outcome.NOT_YET_DUE
 
 #: every outcome, in the order summaries show them
 OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)

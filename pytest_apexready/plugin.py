@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 # check and the stash keys are re-exported for code written against the plugin module
 __all__ = ["ITEM_KEY", "PART_KEY", "SESSION_KEY", "ApexSession", "check"]
 # go-live phases, the record store, metrics (options and hooks of their own; -p no:apexready drops them too)
+pytest_plugins = ["pytest_apexready.continuous"]
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:

@@ -106,11 +106,13 @@ EXPECTATIONS: dict[str, tuple[Any, Any, str]] = {
     "dns_records": (dict, None, "name in the zone -> the address (A) or name (CNAME) it must point at (10.2.1)"),
     "dns_cutover_names": (list, ["api", "console", "cdn"], "names a go-live cutover changes (10.1.3)"),
     "dns_max_ttl": (int, 60, "highest TTL on those names, in seconds (10.1.3)"),
+    "staging_smoke_max_age_hours": (Number, 72, "staging's signed record must be this recent (10.1.1)"),
 }
 
 _TOP = {"description": str, "extends": str, "env_file": str, "targets": dict,
         "expectations": dict, "absent": dict,
-        "go_live": object}  # go_live: RFC 3339 string or TOML date-time, checked by phases.parse_go_live
+        # go_live: an RFC 3339 string or a TOML date-time, checked by phases.parse_go_live
+        "go_live": object, "evidence": dict}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TYPE_NAMES: dict[Any, str] = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
                                dict: "a table", Secret: "a string (secret)", Number: "a number"}
@@ -128,6 +130,8 @@ class Profile:
     sources: tuple[Path, ...] = ()
     #: go-live time as written (str or datetime); pytest_apexready.phases parses it
     go_live: Any = None
+    #: where evidence outside the targets is read ([evidence]: manifests, staging_store, ...; see continuous.py)
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     def secrets(self) -> list[str]:
         return [v.reveal() for t in self.targets.values() for v in t.values()
@@ -253,7 +257,7 @@ class _Loader:
                               f"write {k} as {_TYPE_NAMES[schema[k]]}")
                 if isinstance(v, str):
                     v = resolve(v, full)
-                if k == "kubeconfig" and not v.startswith(("/", "~")):
+                if k == "kubeconfig" and v != "in-cluster" and not v.startswith(("/", "~")):
                     v = str(self.rootdir / v)  # relative to the project root, like env_file
                 out[k] = Secret(v) if schema[k] is Secret else v
             targets[tname] = out
@@ -284,7 +288,7 @@ class _Loader:
             absent[comp] = reason
         return Profile(name=name, path=path, description=data.get("description", ""), targets=targets,
                        expectations=expectations, absent=absent, sources=sources,
-                       go_live=data.get("go_live"))
+                       go_live=data.get("go_live"), evidence=data.get("evidence", {}))
 
 
 def _safe(value: Any, typ: Any) -> str:

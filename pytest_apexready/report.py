@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,8 @@ def _signature_line(sec: Section) -> str:
     return "_________________" if s is None else f"{s.name}, {s.date}, key {s.fingerprint}"
 
 
-def render_markdown(record: Record) -> str:
+def render_markdown(record: Record, since: Mapping[str, str] | None = None, since_title: str = "") -> str:
+    """``since``: item id -> what changed since the previous run (pytest_apexready.history), shown under the item."""
     env, run, summary = record.environment, record.run, record.summary
     out = [
         "# Pre-Deployment Checklist - ApexMediation",
@@ -118,6 +119,8 @@ def render_markdown(record: Record) -> str:
         f"**Ready for sign-off:** {'yes' if summary.ready else 'no'}",
         "",
     ]
+    if since_title:
+        out += [f"**Since the previous run:** {since_title}", ""]
     if record.problems:
         out += ["> **Problems in the records:**"]
         out += [f"> - `{p.file}` {p.key}: {p.message}" for p in record.problems]
@@ -128,6 +131,8 @@ def render_markdown(record: Record) -> str:
             out += [f"### {group.title}"]
             for item in group.items:
                 out += _md_item(item)
+                if since and item.id in since:
+                    out.append(f"  - since the previous run: {since[item.id]}")
             out.append("")
         state = "SIGNED" if sec.latest_valid else "READY to sign" if sec.ready else \
             f"NOT READY: blocked by {', '.join(sec.blocking)}"

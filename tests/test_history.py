@@ -92,3 +92,23 @@ def test_history_of_an_item_over_the_store(project, monkeypatch, capsys):
     assert cli_main(["history", "--store", "store", "--env", "local"]) == 0
     assert "failed 1" in capsys.readouterr().out
     assert cli_main(["history", "--store", "store", "--env", "staging"]) == 1
+
+
+def test_reports_show_what_changed_since_the_previous_run(project, monkeypatch):
+    """--apex-compare DIR; with --apex-store alone the store's latest run of the environment is the previous one."""
+    _two_runs(project, monkeypatch, "--apex-store", "store")
+    md = (project.path / "run2" / "checklist.md").read_text()
+    assert "**Since the previous run:** compared with local " in md
+    assert "1 regressed, 1 fixed, 1 with changed evidence" in md
+    under_212 = md.split("**2.1.2 Indexes:**")[1].split("- [")[0]
+    assert "  - since the previous run: regressed: passed -> failed" in under_212
+    assert "since the previous run: fixed: failed -> passed" in md
+    html = (project.path / "run2" / "checklist.html").read_text()
+    assert '<div class="since">since the previous run: regressed: passed -&gt; failed</div>' in html
+    assert "Since the previous run" not in (project.path / "run1" / "checklist.md").read_text()  # nothing before it
+    monkeypatch.setenv("APEX_TEST_RUN", "1")
+    project.pytester.runpytest("-m", "database", "--apex-report", "run3", "--apex-compare", "run2",
+                               "-p", "no:cacheprovider")
+    md3 = (project.path / "run3" / "checklist.md").read_text()
+    assert "since the previous run: regressed: failed -> passed" not in md3
+    assert "since the previous run: fixed: failed -> passed" in md3 and "regressed: passed -> failed" in md3

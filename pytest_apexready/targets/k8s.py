@@ -42,6 +42,8 @@ KINDS: dict[str, tuple[str, str, bool]] = {
 }
 
 PAGE = 500
+#: ``kubeconfig = "in-cluster"``: authenticate as the pod's ServiceAccount
+IN_CLUSTER = "in-cluster"
 
 
 class Kubernetes(Target):
@@ -65,7 +67,10 @@ class Kubernetes(Target):
         kubeconfig = os.path.expanduser(self.settings.get("kubeconfig", "~/.kube/config"))
         cfg = client.Configuration()
         context = self.settings.get("context")
-        config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)  # type: ignore[no-untyped-call]
+        if self.settings.get("kubeconfig") == IN_CLUSTER:  # a pod's ServiceAccount token and CA (deploy/)
+            config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+        else:
+            config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)  # type: ignore[no-untyped-call]
         cfg.retries = 0  # urllib3 would retry 3 times: a silent server must cost one timeout, not four
         return client.ApiClient(cfg)
 
