@@ -3,8 +3,9 @@
 Through pytest's ``pytest_report_teststatus``: awaiting attestation, not yet automated, not
 applicable, waived and attested each get the word and letter of their :class:`Outcome`, in ``-v``
 and in the final line (``57 passed, 51 awaiting attestation, 51 not automated, 1 not applicable``).
-Only real failures and errors stay in pytest's "failed" and "error" categories, so only they get
-the long failure sections. ``-ra`` lists each category under its own heading, one line per item.
+Only real failures stay in pytest's "failed" category, and items that could not be checked go to its
+"error" category (also from the call phase), so only they get the long sections. ``-ra`` lists each
+category under its own heading, one line per item.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def _outcome(report: Any) -> Outcome | None:
 def teststatus(report: Any) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
     """``(category, letter, (WORD, markup))`` for a checklist outcome of its own, else None (pytest decides)."""
     outcome = _outcome(report)
+    if outcome is oc.ERROR and report.when == "call":
+        # could not check (a target unreachable, say) is not a failure of the item: pytest's "error"
+        return "error", "E", ("ERROR", {"red": True})
     if outcome is None or outcome not in OWN:
         return None
     return outcome.word, outcome.letter, (outcome.word.upper(), {"green": True} if outcome.ticks else {"yellow": True})

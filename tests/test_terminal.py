@@ -106,3 +106,16 @@ def test_junit_carries_apex_outcome_and_categories_survive_xdist(project, worker
     assert xml.count('name="apex_outcome" value="awaiting_attestation"') == awaiting
     assert xml.count('name="apex_outcome" value="not_automated"') == automated
     assert xml.count('name="apex_outcome" value="passed"') == CHECKS
+
+
+def test_could_not_check_is_an_error_not_a_failure(project):
+    project.pytester.makepyfile(test_db='from pytest_apexready import TargetUnavailable, check\n@check("2.1.1")\n'
+                                        'def test_a():\n    raise TargetUnavailable("postgres", "10.0.0.1:5432", '
+                                        '"ConnectionError: refused")\n')
+    result = project.pytester.runpytest("-p", "no:cacheprovider", "-k", "test_a", "-ra")
+    line = _final_line(result)
+    assert "1 error" in line and "failed" not in line, line
+    result.stdout.fnmatch_lines(["*= ERRORS =*", "*ERROR at call of test_a*",
+                                 "could not check: postgres (10.0.0.1:5432) ConnectionError: refused",
+                                 "ERROR test_db.py::test_a - could not check: postgres (10.0.0.1:5432)*"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
