@@ -13,6 +13,6 @@ echo "[lint] ruff check ."
 echo "[lint] mypy"
 "$PYTHON" -m mypy || rc=1
 if [ "$rc" -ne 0 ]; then
-    echo "[lint] FAILED (fix the problems above; ruff check --fix . handles the mechanical ones)" >&2
+    echo "[lint] FAILED (fix the problems above; \`ruff check --fix FILE...\` on your own files handles the mechanical ones)" >&2
 fi
 exit "$rc"
