@@ -106,7 +106,8 @@ class Tls(Target):
         return self._verifying_context()
 
     def _probe_read(self) -> None:
-        """Nothing more: connecting already made one read (see _connect)."""
+        """One TLS handshake with the first endpoint (a server that accepts TCP and never answers is caught here)."""
+        self.served(self.endpoints[0])
 
     def _handshake(self, ep: Endpoint, ctx: ssl.SSLContext) -> ssl.SSLSocket:
         raw = socket.create_connection((self._address(ep.name), ep.port), timeout=self.timeout)
