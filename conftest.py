@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_apexready.plugin import SESSION_KEY
+from pytest_apexready._keys import SESSION_KEY
 
 #: defaults when the profile's [targets.kubernetes] does not name them
 DEFAULTS = {

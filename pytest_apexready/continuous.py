@@ -55,7 +55,7 @@ class ContinuousPlugin:
         self._store: st.Store | None = None
 
     def _session(self) -> Any:
-        from .plugin import SESSION_KEY
+        from ._keys import SESSION_KEY
 
         return self.config.stash.get(SESSION_KEY, None)
 
@@ -82,7 +82,7 @@ class ContinuousPlugin:
     # -- selection: phase markers and --apex-phase ------------------------------------------------------------
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
                                       items: list[pytest.Item]) -> None:
-        from .plugin import ITEM_KEY
+        from ._keys import ITEM_KEY
 
         profile = getattr(self._session(), "profile", None)
         if profile is not None:
@@ -107,7 +107,7 @@ class ContinuousPlugin:
     # -- the clock -------------------------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        from .plugin import ITEM_KEY
+        from ._keys import ITEM_KEY
 
         entry = item.stash.get(ITEM_KEY, None)
         due = getattr(entry, "due", None)
