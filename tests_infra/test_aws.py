@@ -269,7 +269,10 @@ def test_acm_certificates(aws, expect, evidence):
     names = aws.setting("public_names", "the public host names (api, console, status, cdn)")
     min_days = expect.get("cert_min_days", 30)
     certs = []
-    for summary in aws.read("acm", "list_certificates")["CertificateSummaryList"]:
+    summaries = aws.read("acm", "list_certificates")["CertificateSummaryList"]
+    if not summaries:  # not one certificate: the wrong region or account, rather than a finding
+        raise aws.not_found("any ACM certificate", "*", "acm:ListCertificates")
+    for summary in summaries:
         cert = aws.read("acm", "describe_certificate", CertificateArn=summary["CertificateArn"])["Certificate"]
         certs.append(cert)
     seen, findings = {}, []

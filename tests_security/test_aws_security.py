@@ -19,7 +19,10 @@ ROTATION_SLACK = dt.timedelta(days=1)
 
 
 def secrets_by_name(aws: Any) -> dict[str, dict[str, Any]]:
-    return {s["Name"]: s for s in aws.read("secretsmanager", "list_secrets")["SecretList"]}
+    listed = aws.read("secretsmanager", "list_secrets")["SecretList"]
+    if not listed:  # not one secret: the wrong region or account, rather than a finding
+        raise aws.not_found("any Secrets Manager secret", "*", "secretsmanager:ListSecrets")
+    return {s["Name"]: s for s in listed}
 
 
 @check("4.1.1")

@@ -63,11 +63,17 @@ class Aws(Target):
         return (f"aws {'account ' + account + ' ' if account else ''}{self.region}"
                 + (f" at {self.endpoint_url}" if self.endpoint_url else ""))
 
+    @property
+    def probe_budget(self) -> float:
+        """The start-up probe may take one connect and one read timeout (sts:GetCallerIdentity, one attempt)."""
+        return self.timeout + self.read_timeout + 1
+
     def _config(self, attempts: int) -> Any:
+        """``attempts`` counts every request, the first included (botocore's ``max_attempts`` counts only retries)."""
         from botocore.config import Config
 
         return Config(connect_timeout=self.timeout, read_timeout=self.read_timeout,
-                      retries={"mode": "standard", "max_attempts": attempts}, user_agent_extra="pytest-apexready")
+                      retries={"mode": "standard", "total_max_attempts": attempts}, user_agent_extra="pytest-apexready")
 
     def _connect(self) -> Any:
         import boto3
@@ -138,7 +144,10 @@ class Aws(Target):
         key = (service, operation, repr(sorted(params.items())))
         with self._lock:
             if key in self._cache:
-                return self._cache[key]
+                cached = self._cache[key]
+                if isinstance(cached, TargetUnavailable):  # an operation that failed is not asked again
+                    raise cached
+                return cached
             client = self.api(service)
             action = _action(client.meta.service_model.signing_name,
                              client.meta.method_to_api_mapping.get(operation, operation))
@@ -147,21 +156,19 @@ class Aws(Target):
                     answer = client.get_paginator(operation).paginate(**params).build_full_result()
                 else:
                     answer = getattr(client, operation)(**params)
-            except Exception as exc:
-                raise self._error(exc, action) from None
+            except Exception as exc:  # botocore's errors, sorted by _error
+                self._cache[key] = error = self._error(exc, action)
+                raise error from None
             answer.pop("ResponseMetadata", None)
             self._cache[key] = answer
             return answer
 
     def read_or(self, missing: set[str], service: str, operation: str, **params: Any) -> Any | None:
         """Like :meth:`read`, but None when AWS answers one of the ``missing`` error codes (no such thing)."""
-        from botocore.exceptions import ClientError
-
         try:
             return self.read(service, operation, **params)
         except TargetUnavailable as exc:
-            cause = exc.__cause__ or exc.__context__
-            if isinstance(cause, ClientError) and _code(cause) in missing:
+            if getattr(exc, "aws_code", None) in missing:
                 return None
             raise
 
@@ -174,7 +181,7 @@ class Aws(Target):
         from botocore.exceptions import ClientError
 
         error = TargetUnavailable(self.name, self.where, self._explain(exc, action))
-        error.__cause__ = exc
+        error.aws_code = _code(exc) if isinstance(exc, ClientError) else ""  # type: ignore[attr-defined]
         if not isinstance(exc, ClientError) or _code(exc) in _CREDENTIALS:
             self._failure = error  # the endpoint or the identity fails everywhere: remembered for the target
         return error

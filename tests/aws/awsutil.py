@@ -65,8 +65,9 @@ def key_env(keys: tuple[str, str] = ("testing", "testing")) -> dict[str, str]:
 
 
 def moto_api(endpoint: str, path: str, body: bytes | None = None) -> bytes:
+    # a bare body: moto reads request.data, which Flask leaves empty for a form content type
     req = urllib.request.Request(f"{endpoint}/moto-api/{path}", data=body, method="POST" if body is not None
-                                 else "GET")
+                                 else "GET", headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as resp:
         return bytes(resp.read())
 
