@@ -21,12 +21,12 @@ import time
 
 import boto3
 import pytest
-
 from awsutil import AWS_ITEMS, SUITES, key_env, moto_api, moto_server, profile
-from checkrun import run_checks
 from errorstub import ErrorStub
-from netutil import SilentServer, free_port
 from test_aws_checks import aws_result
+
+from checkrun import run_checks
+from netutil import SilentServer, free_port
 
 READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 DENY_ECR = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "ecr:*", "Resource": "*"}]})
