@@ -15,6 +15,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_apexready import load_catalog
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -59,3 +61,12 @@ def run_checks(tmp_path: Path, marker: str, profile: str | Path | None = None, *
     if not report.exists():
         raise AssertionError(f"no checklist written; pytest said:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return CheckRun(proc.returncode, proc.stdout + proc.stderr, json.loads(report.read_text()))
+
+
+def passing_checks(section: int) -> tuple[str, int]:
+    """Source of a test module with one passing check per item of a section (per part where the catalog
+    declares parts), and the number of checks in it."""
+    claims = [f'"{i.id}", part="{p.name}"' for i in load_catalog().items_of(section) for p in i.parts]
+    claims += [f'"{i.id}"' for i in load_catalog().items_of(section) if not i.parts]
+    return "from pytest_apexready import check\n" + "".join(
+        f"@check({c})\ndef test_{n}(): pass\n" for n, c in enumerate(claims)), len(claims)

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from pytest_apexready import load_catalog
-
 pytest_plugins = ["pytester"]
 
 LOCAL = 'description = "pytester project"\n'
@@ -39,11 +37,3 @@ class Project:
         rec = self.record(outdir)
         return {i["id"]: i for s in rec["sections"] for g in s["groups"] for i in g["items"]}
 
-
-def passing_checks(section: int) -> tuple[str, int]:
-    """Source of a test module with one passing check per item of a section (per part where the catalog
-    declares parts), and the number of checks in it."""
-    claims = [f'"{i.id}", part="{p.name}"' for i in load_catalog().items_of(section) for p in i.parts]
-    claims += [f'"{i.id}"' for i in load_catalog().items_of(section) if not i.parts]
-    return "from pytest_apexready import check\n" + "".join(
-        f"@check({c})\ndef test_{n}(): pass\n" for n, c in enumerate(claims)), len(claims)

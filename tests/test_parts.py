@@ -24,7 +24,8 @@ def test_catalog_declares_the_halves_that_exist():
     assert declared["3.1.4"] == [("k8s", "k8s"), ("http", "http")]
     assert {"1.1.1", "1.1.4", "1.3.5"} <= set(declared)
     entry = catalog.get("1.1.2")
-    assert entry is not None and entry.components_of("aws") == ("aws",) and entry.components_of(None) == entry.components
+    assert entry is not None and entry.components_of("aws") == ("aws",)
+    assert entry.components_of(None) == entry.components
 
 
 def test_a_declared_part_without_a_check_is_not_automated_never_passed(project):

@@ -6,7 +6,8 @@ import datetime as dt
 import json
 
 import pytest
-from conftest import passing_checks
+
+from checkrun import passing_checks
 
 CHECKS = """
 from pytest_apexready import check, fail_check, not_applicable
@@ -251,7 +252,8 @@ def test_section_ready_when_every_item_signable(project):
 
 
 def test_plugin_disabled_leaves_plain_pytest(project):
-    project.pytester.makepyfile(test_checks=CHECKS.replace("(evidence)", "()").replace("    evidence.record", "    pass  # "))
+    plain = CHECKS.replace("(evidence)", "()").replace("    evidence.record", "    pass  # ")
+    project.pytester.makepyfile(test_checks=plain)
     result = project.pytester.runpytest("-p", "no:apexready", "-p", "no:cacheprovider", "--strict-markers")
     result.assert_outcomes(passed=3, failed=1, warnings=0)
     assert not (project.path / "reports").exists()

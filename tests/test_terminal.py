@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import passing_checks
+from checkrun import passing_checks
 from pytest_apexready import load_catalog
 
 #: every item (and part) of section 2 passes; nothing fails anywhere

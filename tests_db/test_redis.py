@@ -51,7 +51,7 @@ def persistence_findings(redis, evidence) -> list[Finding]:
 
 def _addresses(host: str) -> set[str]:
     try:
-        return {host} | {ai[4][0] for ai in socket.getaddrinfo(host, None)}
+        return {host} | {str(ai[4][0]) for ai in socket.getaddrinfo(host, None)}
     except OSError:
         return {host}
 

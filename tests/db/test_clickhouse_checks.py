@@ -24,9 +24,7 @@ import pytest
 
 from checkrun import ROOT, run_checks
 from netutil import free_port
-
-
-from sandbox.clickhouse_http import start_server, stop_server, wait_ready  # noqa: E402
+from sandbox.clickhouse_http import start_server, stop_server, wait_ready
 
 VARIANTS = Path(__file__).resolve().parent / "clickhouse_variants"
 SCHEMA = ROOT / "sandbox" / "clickhouse_schema.sql"
@@ -122,7 +120,8 @@ OLD_USERS = """<?xml version="1.0"?>
 def old_server(tmp_path_factory):
     binary = shutil.which("clickhouse-server")
     if binary is None:
-        pytest.fail("clickhouse-server (Debian 18.16) is not installed: run bash scripts/bootstrap.sh (apt-get install clickhouse-server)")
+        pytest.fail("clickhouse-server (Debian 18.16) is not installed: run bash scripts/bootstrap.sh "
+                    "(apt-get install clickhouse-server)")
     base = tmp_path_factory.mktemp("ch_old")
     http, tcp = free_port(), free_port()
     (base / "config.xml").write_text(OLD_CONFIG.format(d=base, http=http, tcp=tcp))
@@ -133,8 +132,9 @@ def old_server(tmp_path_factory):
         deadline = time.monotonic() + 30
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"clickhouse-server exited with {proc.returncode}: {(base / 'server.err.log').read_text()[-800:]}"
-                            if (base / "server.err.log").exists() else f"clickhouse-server exited with {proc.returncode}")
+                log = base / "server.err.log"
+                tail = f": {log.read_text()[-800:]}" if log.exists() else ""
+                pytest.fail(f"clickhouse-server exited with {proc.returncode}{tail}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{http}/ping", timeout=1) as r:
                     if r.read().startswith(b"Ok."):
@@ -189,7 +189,7 @@ def test_checker_only_reads(compliant):
                            line, re.I)]
     assert writes == []
     assert not [line for line in log.read_text().splitlines() if "user=apex_admin" in line]
-    assert all(" -> 200 " in line for line in lines), [l for l in lines if " -> 200 " not in l]
+    assert all(" -> 200 " in line for line in lines), [x for x in lines if " -> 200 " not in x]
 
 
 # ---------------------------------------------------------------------------- (b) non-compliant

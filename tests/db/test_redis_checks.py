@@ -16,14 +16,13 @@ import threading
 import time
 
 import pytest
+import redis as redis_py
 
-from checkrun import ROOT, run_checks
+from checkrun import run_checks
 from netutil import SilentServer, free_port
 from pytest_apexready.profile import EXPECTATIONS
 from pytest_apexready.rules import redis as rules
-
-import redis as redis_py  # noqa: E402
-from sandbox import redis as sandbox_redis  # noqa: E402
+from sandbox import redis as sandbox_redis
 
 ITEMS = ("1.1.4", "2.3.1", "2.3.2", "2.3.3", "2.3.4", "2.3.5", "6.2.1", "8.1.3")
 MASTER = "apexmediation"
@@ -88,13 +87,14 @@ class Monitor:
         while not self.stopping.is_set():
             try:
                 line = self._line()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
             m = self.LINE.match(line)
             if m:
-                self.lines.append((m.group(1), [a.encode().decode("unicode_escape") for a in self.ARG.findall(m.group(2))]))
+                args = [a.encode().decode("unicode_escape") for a in self.ARG.findall(m.group(2))]
+                self.lines.append((m.group(1), args))
 
     def stop(self) -> list[tuple[str, list[str]]]:
         time.sleep(0.3)                      # let the last lines arrive
@@ -355,6 +355,6 @@ def test_the_observers_do_see_writes(noncompliant, passwords):
     finally:
         lines = monitor.stop()
         client.delete("selftest:write")
-    assert "write" in table[command_name([a for a in lines if a[1][0].lower() == "set"][0][1], table)]
+    assert "write" in table[command_name(next(a for a in lines if a[1][0].lower() == "set")[1], table)]
     ran = {c for c, n in commandstats(client).items() if n > stats.get(c, 0)}
     assert {"set", "config|set"} <= ran and "config|set" in MUTATING_ADMIN

@@ -24,9 +24,8 @@ import pytest
 
 from checkrun import ROOT, run_checks
 from netutil import SilentServer, free_port
-
-from sandbox.kube import controlplane  # noqa: E402
-from sandbox.kube.audit import AuditTail  # noqa: E402
+from sandbox.kube import controlplane
+from sandbox.kube.audit import AuditTail
 
 DATA = Path(controlplane.DEFAULT_DATA_DIR).resolve()
 ADMIN = DATA / "admin.kubeconfig"
@@ -210,7 +209,8 @@ def test_noncompliant_variant_fails_every_item(negative, negative_ns):
     for item_id, wanted in NEGATIVE.items():
         item = negative.items[item_id]
         for t in item["tests"]:  # every parametrization failed, none errored
-            if t["outcome"] != "failed" or not all(w in t["reason"] for w in ("observed ", "; expected ", "; read from ")):
+            stated = all(w in t["reason"] for w in ("observed ", "; expected ", "; read from "))
+            if t["outcome"] != "failed" or not stated:
                 problems.append(f"{item_id} {t['nodeid']}: {t['outcome']}: {t['reason']}")
             elif f"namespace {negative_ns}" not in t["reason"]:
                 problems.append(f"{item_id} {t['nodeid']}: not read from {negative_ns}: {t['reason']}")
