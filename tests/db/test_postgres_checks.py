@@ -14,8 +14,7 @@ import pytest
 
 from checkrun import ROOT, run_checks
 from netutil import free_port
-
-from sandbox import postgres as pg  # noqa: E402
+from sandbox import postgres as pg
 
 POSTGRES_ITEMS = ["1.1.2", "2.1.1", "2.1.2", "2.1.3", "2.1.4", "2.1.5", "2.1.6", "2.1.7",
                   "5.3.3", "6.1.1", "6.1.2", "6.1.3", "6.1.4", "10.3.3", "10.4.1"]
