@@ -229,3 +229,14 @@ def test_drifted_alert_reached_the_local_sink(drifted_stack):
     assert "ApiErrorsNow" in slack[0]["body"] and "#platform-alerts" in slack[0]["body"]
     config = (ROOT / ".sandbox" / "monitoring" / "compliant" / "alertmanager.yml").read_text()
     assert not re.search(r"https?://(?!127\.0\.0\.1)", config), "a receiver points outside the sandbox"
+
+
+def test_refused_token_errors_the_dashboard_items(compliant_stack, tmp_path):
+    """A wrong Grafana token is "could not check: authentication refused", never a failed or passed dashboard."""
+    text = profile(compliant_stack, COMPLIANT_EXPECT).replace('token = "${APEX_GRAFANA_TOKEN}"', 'token = "wrong"')
+    run = run_checks(tmp_path, MARKER, text, suites=SUITES)
+    items = ["1.3.2", "4.3.2", "7.3.1", "7.3.2", "7.3.3", "7.3.4", "10.2.5"]
+    assert {i: run.outcome(i) for i in items} == dict.fromkeys(items, "error"), describe(run, items)
+    assert all("authentication refused" in run.reason(i) and "HTTP 401" in run.reason(i) for i in items), \
+        describe(run, items)
+    assert "wrong" not in run.output.replace("wrong_", "")
