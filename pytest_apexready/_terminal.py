@@ -55,39 +55,46 @@ def write_hint(tr: Any, report: Any) -> None:
     tr.currentfspath = -2
 
 
-def write_categories(tr: Any, catalog: Catalog, verbose: bool) -> None:
-    """One heading per category, one line per item (or part) in it; full lines with ``-v``."""
+def write_categories(tr: Any, catalog: Catalog, verbose: bool, attestations_file: str) -> None:
+    """One heading per category, one line per item (or part) in it; lines cut to the terminal's width
+    unless ``-v``, which also adds how to record each missing attestation."""
     width = shutil.get_terminal_size().columns
     for outcome in OWN:
-        reports = tr.stats.get(outcome.word, [])
         lines: dict[tuple[str, str | None], str] = {}
-        for rep in reports:
+        for rep in tr.stats.get(outcome.word, []):
             apex = rep.apex
             key = (apex["item"], apex.get("part"))
             if key not in lines:
-                lines[key] = _line(outcome, catalog, apex, rep)
+                lines[key] = _line(outcome, catalog, apex, rep, verbose)
         if not lines:
             continue
-        tr.write_sep("-", f"{len(lines)} {outcome.word}", **({"green": True} if outcome.ticks else {"yellow": True}))
+        where = f" (record them in {attestations_file})" if outcome is oc.AWAITING else ""
+        tr.write_sep("-", f"{len(lines)} {outcome.word}{where}", **({"green": True} if outcome.ticks else
+                                                                    {"yellow": True}))
         for line in lines.values():
             tr.write_line(line if verbose or len(line) <= width else line[:width - 3] + "...")
 
 
-def _line(outcome: Outcome, catalog: Catalog, apex: dict[str, Any], rep: Any) -> str:
-    word = outcome.word.upper()
-    reason = (apex.get("reason") or "").strip().splitlines()
-    detail = reason[0] if reason else ""
-    if outcome is oc.AWAITING:
-        return f"{word} {detail.removeprefix('awaiting attestation: ')}"
+def _line(outcome: Outcome, catalog: Catalog, apex: dict[str, Any], rep: Any, verbose: bool) -> str:
+    """``WORD id [part NAME] title[ - detail]``: the detail says what the id and title do not."""
     entry = catalog.get(apex["item"])
-    part = f" part {apex['part']}" if apex.get("part") else ""
-    head = f"{word} {apex['item']}{part} {entry.title if entry else ''}".rstrip()
-    if outcome is oc.WAIVED:
-        detail = str(getattr(rep, "wasxfail", "") or detail)
+    part = apex.get("part")
+    head = f"{outcome.word.upper()} {apex['item']}{f' part {part}' if part else ''} {entry.title if entry else ''}"
+    reason = (apex.get("reason") or "").strip().splitlines()
+    detail = ""
+    if outcome is oc.AWAITING:
+        hint = str(apex.get("hint") or "")
+        # "no attestation is recorded" goes without saying; an expired one does not
+        detail = hint if verbose else ("" if hint.startswith("no attestation") else hint.split(" in ", 1)[0])
+    elif outcome is oc.NOT_AUTOMATED:
+        declared = entry.part(part) if entry is not None and part else None
+        detail = declared.text if declared is not None else ""
+    elif outcome is oc.NOT_APPLICABLE:
+        detail = reason[0] if reason else ""
+    elif outcome is oc.WAIVED:
+        detail = str(getattr(rep, "wasxfail", "") or "")
     elif outcome is oc.ATTESTED:
         att = next((e["value"] for e in apex.get("evidence", []) if e.get("name") == "attestation"), None)
         detail = (f"by {att.get('attested_by')} on {att.get('date')}, expires {att.get('expires')}"
                   if isinstance(att, dict) else "")
-    else:
-        detail = detail.removeprefix("not yet automated: ")
-    return f"{head} - {detail}" if detail else head
+    return f"{head.rstrip()} - {detail}" if detail else head.rstrip()

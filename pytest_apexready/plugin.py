@@ -281,7 +281,8 @@ class ApexSession:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.active and not self.is_worker and {"s", "x"} & set(terminalreporter.reportchars):
-            _terminal.write_categories(terminalreporter, self.catalog, self.config.get_verbosity() > 0)
+            _terminal.write_categories(terminalreporter, self.catalog, self.config.get_verbosity() > 0,
+                                       self.attestations_file)
         record = self.record
         if record is None:
             return

@@ -39,7 +39,7 @@ def test_a_declared_part_without_a_check_is_not_automated_never_passed(project):
     item = project.items()["1.1.2"]
     assert item["outcome"] == "not_automated"
     assert "part aws" in item["reason"]
-    result.stdout.fnmatch_lines(["NOT AUTOMATED 1.1.2 part aws PostgreSQL - no check claims part aws*"])
+    result.stdout.fnmatch_lines(["NOT AUTOMATED 1.1.2 part aws PostgreSQL - the RDS instance has MultiAZ*"])
     xml = (project.path / "junit.xml").read_text()
     assert 'name="apex_part" value="aws"' in xml and 'name="apex_part" value="postgres"' in xml
 
