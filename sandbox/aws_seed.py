@@ -227,6 +227,7 @@ def _load_balancer(elb: Any, ec2: Any, net: dict[str, Any], sgs: dict[str, str],
         arn = elb.create_target_group(Name=f"apex-svc-{i:04d}", Protocol="HTTP", Port=8080, VpcId=net["vpc"],
                                       HealthCheckPath="/health", Matcher={"HttpCode": "200"},
                                       TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+        elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": app[0]}])
         elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=10000 + i,
                             DefaultActions=[{"Type": "forward", "TargetGroupArn": arn}])
     return str(lb)

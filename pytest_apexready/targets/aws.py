@@ -36,6 +36,33 @@ _THROTTLED = {"Throttling", "ThrottlingException", "ThrottledException", "Reques
               "TooManyRequestsException", "RequestThrottled", "RequestThrottledException", "SlowDown",
               "PriorRequestNotComplete", "BandwidthLimitExceeded", "ProvisionedThroughputExceededException"}
 _GLOBAL = {"shield", "cloudfront", "route53", "iam"}
+
+#: every IAM action the AWS checks use: the checker's minimal policy (README "AWS"); sts:AssumeRole
+#: is needed too when the profile names a role_arn (granted on that role)
+CHECKER_ACTIONS = (
+    "sts:GetCallerIdentity",
+    "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups",
+    "ec2:DescribeNatGateways", "ec2:DescribeInstances",
+    "eks:DescribeCluster",
+    "rds:DescribeDBInstances",
+    "elasticache:DescribeReplicationGroups", "elasticache:DescribeCacheClusters",
+    "elasticache:DescribeCacheSubnetGroups",
+    "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "cloudfront:ListDistributions",
+    "acm:ListCertificates", "acm:DescribeCertificate",
+    "wafv2:ListWebACLs", "wafv2:GetWebACL", "wafv2:GetWebACLForResource",
+    "shield:DescribeSubscription", "shield:ListProtections",
+    "secretsmanager:ListSecrets",
+    "ecr:DescribeRepositories", "ecr:DescribeImageScanFindings",
+    "s3:ListBucket",
+)
+
+
+def checker_policy() -> dict[str, Any]:
+    """The minimal IAM policy of the checker: only the reads above, on every resource."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "ApexreadyReadOnly", "Effect": "Allow", "Action": list(CHECKER_ACTIONS), "Resource": "*"}]}
 #: operations whose IAM action is not "<prefix>:<Operation>"
 _ACTIONS = {("s3", "ListObjectsV2"): "s3:ListBucket", ("s3", "ListObjectVersions"): "s3:ListBucketVersions"}
 

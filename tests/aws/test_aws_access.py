@@ -25,8 +25,9 @@ from awsutil import AWS_ITEMS, SUITES, key_env, moto_api, moto_server, profile
 from errorstub import ErrorStub
 from test_aws_checks import aws_result
 
-from checkrun import run_checks
+from checkrun import ROOT, run_checks
 from netutil import SilentServer, free_port
+from pytest_apexready.targets.aws import checker_policy
 
 READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 DENY_ECR = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "ecr:*", "Resource": "*"}]})
@@ -47,14 +48,17 @@ def enforced(tmp_path_factory):
         iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1", aws_access_key_id="admin",
                            aws_secret_access_key="admin")
         keys = {}
-        for user in ("apex-checker", "apex-no-ecr"):
+        for user in ("apex-checker", "apex-no-ecr", "apex-minimal"):
             iam.create_user(UserName=user)
-            iam.attach_user_policy(UserName=user, PolicyArn=READ_ONLY)
+            if user != "apex-minimal":
+                iam.attach_user_policy(UserName=user, PolicyArn=READ_ONLY)
             key = iam.create_access_key(UserName=user)["AccessKey"]
             keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
         iam.put_user_policy(UserName="apex-no-ecr", PolicyName="deny-ecr", PolicyDocument=DENY_ECR)
+        iam.put_user_policy(UserName="apex-minimal", PolicyName="apexready",
+                            PolicyDocument=json.dumps(checker_policy()))
         moto_api(url, "reset-auth", b"0")
-        yield url, keys["apex-checker"], keys["apex-no-ecr"]
+        yield url, keys["apex-checker"], keys["apex-no-ecr"], keys["apex-minimal"]
 
 
 def run(tmp_path, text, env):
@@ -62,14 +66,27 @@ def run(tmp_path, text, env):
 
 
 def test_read_only_access_is_enough(enforced, tmp_path):
-    url, checker, _ = enforced
+    url, checker, _, _ = enforced
     result = run(tmp_path, profile(url), key_env(checker))
     bad = {i: aws_result(result, i) for i in ENFORCED_ITEMS if aws_result(result, i)["outcome"] != "passed"}
     assert not bad, {i: (r["outcome"], r.get("reason")) for i, r in bad.items()}
 
 
+def test_the_readme_policy_is_enough(enforced, tmp_path):
+    """The minimal policy (README "AWS", CHECKER_ACTIONS) and nothing else: every enforced item passes."""
+    url, _, _, minimal = enforced
+    result = run(tmp_path, profile(url), key_env(minimal))
+    bad = {i: aws_result(result, i) for i in ENFORCED_ITEMS if aws_result(result, i)["outcome"] != "passed"}
+    assert not bad, {i: (r["outcome"], r.get("reason")) for i, r in bad.items()}
+
+
+def test_readme_shows_the_policy():
+    readme = (ROOT / "README.md").read_text()
+    assert json.dumps(checker_policy(), indent=2) in readme
+
+
 def test_access_denied_errors_only_that_services_items(enforced, tmp_path):
-    url, _, no_ecr = enforced
+    url, _, no_ecr, _ = enforced
     result = run(tmp_path, profile(url), key_env(no_ecr))
     image = aws_result(result, "5.1.5")
     assert image["outcome"] == "error", image
@@ -79,7 +96,7 @@ def test_access_denied_errors_only_that_services_items(enforced, tmp_path):
 
 
 def test_unknown_key_errors_every_item_with_one_reason(enforced, tmp_path):
-    url, _, _ = enforced
+    url, _, _, _ = enforced
     result = run(tmp_path, profile(url), key_env(("AKIAUNKNOWNKEY000000", "nope")))
     reasons = {aws_result(result, i)["reason"] for i in AWS_ITEMS}
     outcomes = {aws_result(result, i)["outcome"] for i in AWS_ITEMS}
@@ -88,7 +105,7 @@ def test_unknown_key_errors_every_item_with_one_reason(enforced, tmp_path):
 
 
 def test_region_that_does_not_exist(enforced, tmp_path):
-    url, checker, _ = enforced
+    url, checker, _, _ = enforced
     result = run(tmp_path, profile(url, region="eu-nowhere-9"), key_env(checker))
     for i in AWS_ITEMS:
         r = aws_result(result, i)
@@ -96,7 +113,7 @@ def test_region_that_does_not_exist(enforced, tmp_path):
 
 
 def test_wrong_region_is_an_error_not_a_failure(enforced, tmp_path):
-    url, checker, _ = enforced
+    url, checker, _, _ = enforced
     result = run(tmp_path, profile(url, region="us-west-2"), key_env(checker))
     for i in ENFORCED_ITEMS:
         r = aws_result(result, i)
