@@ -1,4 +1,4 @@
-"""``apexready``: keygen, trust, sign, verify, show, export. See ``docs/signing.md``.
+"""``apexready``: init, keygen, trust, sign, verify, show, export. See README and ``docs/signing.md``.
 
 Exit status: 0 success; 1 a section was refused or verification failed; 2 a usage problem.
 """
@@ -120,6 +120,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from .scaffold import ScaffoldError, scaffold
+
+    directory = Path(args.directory)
+    try:
+        written = scaffold(directory, args.force)
+    except ScaffoldError as exc:
+        print(f"apexready init: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"written: {path}")
+    print(f"next: fill in {directory / 'environments'}/staging.toml (hosts; secrets stay ${{VAR}}), then "
+          f"cd {directory} && pytest --env staging")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="apexready", description="Sign off and verify the ApexMediation checklist.")
     p.add_argument("--version", action="version", version=f"pytest-apexready {__version__}")
@@ -162,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", metavar="FILE")
     e.add_argument("--trust", metavar="KEYS_DIR", help="include the signers' public keys from here")
     e.set_defaults(func=cmd_export)
+    i = sub.add_parser("init", help="scaffold a repository that runs the packaged checklist: profiles, waivers, "
+                                    "attestations, trusted keys, pytest settings, CI")
+    i.add_argument("directory", metavar="DIR", nargs="?", default=".", help="where to write (default: .)")
+    i.add_argument("--force", action="store_true", help="replace files that already exist")
+    i.set_defaults(func=cmd_init)
     from .continuous import add_cli  # diff, history, schedule (pytest_apexready/history.py, phases.py)
 
     add_cli(sub)

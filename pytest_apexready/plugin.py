@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 
 # check and the stash keys are re-exported for code written against the plugin module
 __all__ = ["ITEM_KEY", "PART_KEY", "SESSION_KEY", "ApexSession", "check"]
-# go-live phases, the record store, metrics (options and hooks of their own; -p no:apexready drops them too)
-pytest_plugins = ["pytest_apexready.continuous"]
+# go-live phases, the record store, metrics; the packaged suites and workload parametrization (pytest_apexready.suites)
+# (options and hooks of their own; -p no:apexready drops them too)
+pytest_plugins = ["pytest_apexready.continuous", "pytest_apexready.suites"]
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
