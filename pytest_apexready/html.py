@@ -1,4 +1,9 @@
-"""``checklist.html``: one self-contained page that reads like the checklist, rendered from the record."""
+"""``checklist.html``: one self-contained page that reads like the checklist, rendered from the record.
+
+At the top a dashboard a person scans: per section the outcome counts, ready to sign or not and who
+signed, each row linking to its section; a filter that leaves only the items blocking sign-off; every
+item has a permanent link (``#item-2.1.2``).
+"""
 
 from __future__ import annotations
 
@@ -41,6 +46,18 @@ code{background:#f1f3f4;padding:0 .25em;border-radius:3px;word-break:break-all}
 .ready{background:#e6f4ea;color:#137333}.notready{background:#fce8e6;color:#a50e0e}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #dadce0;padding:.35em .7em;text-align:left}
 .meta{color:#5f6368}.problems{background:#fef7e0;padding:.5em 1em;border-radius:6px}
+#dashboard td.n{text-align:right;font-variant-numeric:tabular-nums}#dashboard td.zero{color:#bdc1c6}
+#dashboard a{color:inherit}.filter{margin:.5em 0 1em;font-weight:600}
+a.permalink{color:#9aa0a6;text-decoration:none;margin-left:.4em;font-size:.85em}a.permalink:hover{color:#1a73e8}
+body.only-blocking [data-blocking="false"]{display:none}
+:target{outline:3px solid #1a73e8;outline-offset:2px}
+"""
+
+# the one script on the page: the "only what blocks sign-off" filter (the page works without it)
+_SCRIPT = """
+document.getElementById('only-blocking').addEventListener('change', function (e) {
+  document.body.classList.toggle('only-blocking', e.target.checked);
+});
 """
 
 
@@ -95,10 +112,12 @@ def _item(item: ItemResult, since: str | None = None) -> str:
     bg, fg = _COLOURS.get(item.outcome, _NEUTRAL)
     box = "[x]" if item.checked else "[ ]"
     text = f": {escape(item.text)}" if item.text else ""
-    parts = [f'<li class="item" id="item-{escape(item.id)}" data-outcome="{item.outcome.value}" '
-             f'style="background:{bg};border-color:{fg}">',
+    anchor = f"item-{escape(item.id)}"  # a permanent link: the id is the checklist's own numbering
+    parts = [f'<li class="item" id="{anchor}" data-outcome="{item.outcome.value}" '
+             f'data-blocking="{_flag(not item.outcome.ticks)}" style="background:{bg};border-color:{fg}">',
              f'<span class="box">{box}</span> <span class="id">{escape(item.id)}</span> '
-             f"<strong>{escape(item.title)}</strong>{text} {_badge(item.outcome)}"]
+             f"<strong>{escape(item.title)}</strong>{text} {_badge(item.outcome)}"
+             f'<a class="permalink" href="#{anchor}" title="permanent link to {escape(item.id)}">#</a>']
     records = [f"<div><b>{label}</b>: " + ", ".join(f"{escape(k)}: {escape(str(v))}" for k, v in rec.as_dict().items())
                + "</div>" for label, rec in (("waiver", item.waiver), ("attestation", item.attestation))
                if rec is not None]
@@ -126,6 +145,39 @@ def _signoff(sec: Section) -> str:
             f"Sign-off: {who} ({escape(sec.sign_off_role)}) — {escape(state)}{note}</div>")
 
 
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _signed_by(sec: Section) -> str:
+    valid = sec.latest_valid
+    if valid is not None:
+        return f"{escape(valid.name)} ({escape(valid.role)}), {escape(valid.date)}"
+    stale = [s for s in sec.signatures if not s.is_valid]
+    return f'<span class="meta">not signed{" (" + escape(stale[-1].state) + ")" if stale else ""}</span>'
+
+
+def _dashboard(record: Record) -> str:
+    """The table at the top: per section its counts, ready or not and who signed; each row links to the section."""
+    shown = [o for o, n in record.summary.outcomes.items() if n]
+    head = ("<tr><th>Section</th><th>Signed off by</th>" + "".join(f"<th>{_text(o)}</th>" for o in shown)
+            + "<th>Ready to sign</th><th>Signed</th></tr>")
+    rows = []
+    for sec in record.sections:
+        counts = sec.counts
+        cells = "".join(f'<td class="n{" zero" if not counts.get(o) else ""}" data-outcome="{o.value}">'
+                        f"{counts.get(o, 0)}</td>" for o in shown)
+        state = "ready" if sec.ready else f"not ready ({len(sec.blocking)} blocking)"
+        rows.append(f'<tr data-section="{sec.number}" data-ready="{_flag(sec.ready)}" '
+                    f'data-blocking="{_flag(not sec.ready)}" class="{"ready" if sec.ready else "notready"}">'
+                    f'<td><a href="#section-{sec.number}">{sec.number}. {escape(sec.title)}</a></td>'
+                    f"<td>{escape(sec.sign_off_role)}</td>{cells}<td>{state}</td><td>{_signed_by(sec)}</td></tr>")
+    blocking = sum(len(sec.blocking) for sec in record.sections)
+    return (f'<table id="dashboard">{head}{"".join(rows)}</table>'
+            f'<label class="filter"><input type="checkbox" id="only-blocking"> show only the {blocking} items '
+            "that block sign-off</label>")
+
+
 def render_html(record: Record, since: Mapping[str, str] | None = None, since_title: str = "") -> str:
     env, run, summary = record.environment, record.run, record.summary
     counted = [(o, n) for o, n in summary.outcomes.items() if n]
@@ -134,7 +186,8 @@ def render_html(record: Record, since: Mapping[str, str] | None = None, since_ti
             f"{escape(run.finished)} · pytest-apexready {escape(run.tool_version)}"
             + (f" · commit {escape(run.git_commit[:12])}" if run.git_commit else "") + "</p>",
             '<table id="summary"><tr>' + "".join(f"<th>{_text(o)}</th>" for o, _ in counted)
-            + "</tr><tr>" + "".join(f'<td data-outcome="{o.value}">{n}</td>' for o, n in counted) + "</tr></table>"]
+            + "</tr><tr>" + "".join(f'<td data-outcome="{o.value}">{n}</td>' for o, n in counted) + "</tr></table>",
+            _dashboard(record)]
     if since_title:
         body.append(f'<p class="meta" id="since">Since the previous run: {escape(since_title)}</p>')
     if record.problems:
@@ -142,11 +195,14 @@ def render_html(record: Record, since: Mapping[str, str] | None = None, since_ti
             f"<li><code>{escape(p.file)}</code> {escape(p.key)}: {escape(p.message)}</li>"
             for p in record.problems) + "</ul></div>")
     for sec in record.sections:
-        body.append(f'<section id="section-{sec.number}"><h2>{sec.number}. {escape(sec.title)}</h2>')
+        body.append(f'<section id="section-{sec.number}" data-blocking="{_flag(not sec.ready)}">'
+                    f"<h2>{sec.number}. {escape(sec.title)}</h2>")
         for group in sec.groups:
-            body.append(f'<h3>{escape(group.title)}</h3><ul class="items">')
+            blocks = any(not i.outcome.ticks for i in group.items)
+            body.append(f'<div class="group" data-blocking="{_flag(blocks)}"><h3>{escape(group.title)}</h3>'
+                        '<ul class="items">')
             body.extend(_item(i, (since or {}).get(i.id)) for i in group.items)
-            body.append("</ul>")
+            body.append("</ul></div>")
         body.append(_signoff(sec) + "</section>")
     rows = "".join(
         f"<tr><td>{escape(a.role)}</td><td>{escape(a.name or '')}</td>"
@@ -157,4 +213,4 @@ def render_html(record: Record, since: Mapping[str, str] | None = None, since_ti
                 f"<th>Date</th><th>Sections</th><th>State</th></tr>{rows}</table>")
     return ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f"<title>Checklist: {escape(env.name)}</title><style>{_CSS}</style></head><body>"
-            + "\n".join(body) + "</body></html>\n")
+            + "\n".join(body) + f"<script>{_SCRIPT}</script></body></html>\n")

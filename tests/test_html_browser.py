@@ -108,3 +108,50 @@ expires = {today + dt.timedelta(days=90)}
     assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows[1:]] == [
         "Platform Engineering Lead", "Database Admin", "Security Officer", "Finance Approver",
         "Operations Manager", "CTO / Engineering Director"]
+
+
+def test_dashboard_filter_and_links(project, browser):
+    """The table at the top links to each section; the filter leaves only what blocks sign-off; items have links."""
+    from selenium.webdriver.common.by import By
+
+    project.pytester.makepyfile(test_checks=CHECKS)
+    project.pytester.runpytest()
+    page = (project.path / "reports" / "checklist.html").as_uri()
+    browser.get(page)
+
+    rows = browser.find_elements(By.CSS_SELECTOR, "#dashboard tr[data-section]")
+    assert [r.get_attribute("data-section") for r in rows] == [str(n) for n in range(1, 12)]
+    db = browser.find_element(By.CSS_SELECTOR, '#dashboard tr[data-section="2"]')
+    assert db.text.startswith("2. Database Preparation Database Admin")
+    assert "not ready" in db.text and "not signed" in db.text
+    passed = db.find_element(By.CSS_SELECTOR, 'td[data-outcome="passed"]').text
+    failed = db.find_element(By.CSS_SELECTOR, 'td[data-outcome="failed"]').text
+    assert (passed, failed) == ("1", "1")  # 2.1.1 and 2.1.2
+
+    def top(element_id: str) -> float:
+        return browser.execute_script(f"return document.getElementById('{element_id}').getBoundingClientRect().top")
+
+    # each row's link lands on its section (scrolled to the top of the window)
+    for number in (2, 5, 9):
+        browser.find_element(By.CSS_SELECTOR, f'#dashboard tr[data-section="{number}"] a').click()
+        assert browser.current_url.endswith(f"#section-{number}")
+        assert abs(top(f"section-{number}")) < 2, number
+        browser.get(page)
+
+    items = browser.find_elements(By.CSS_SELECTOR, "li.item")
+    assert all(i.is_displayed() for i in items)
+    browser.find_element(By.ID, "only-blocking").click()
+    shown = {i.get_attribute("id") for i in items if i.is_displayed()}
+    blocking = {i.get_attribute("id") for i in items if i.get_attribute("data-blocking") == "true"}
+    assert shown == blocking and len(shown) < len(items)
+    assert {"item-2.1.2", "item-3.1.4", "item-9.3.2"} <= shown  # failed, failed in a part, awaiting attestation
+    assert "item-2.1.1" not in shown  # passed
+    assert not browser.find_element(By.ID, "item-2.1.1").is_displayed()
+    browser.find_element(By.ID, "only-blocking").click()
+    assert all(i.is_displayed() for i in items)
+
+    # a permanent link per item, which opens the page at that item
+    link = browser.find_element(By.CSS_SELECTOR, "#item-2\\.1\\.2 a.permalink")
+    assert link.get_attribute("href").endswith("#item-2.1.2")
+    browser.get(page + "#item-2.1.2")
+    assert abs(top("item-2.1.2")) < 2
