@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -125,9 +126,12 @@ def running_pid() -> int | None:
 
 
 def _answers(port: int) -> bool:
+    """moto answers HTTP (any status: an unsigned request to / is refused, which is an answer)."""
     try:
-        with urllib.request.urlopen(f"{endpoint(port)}/moto-api/data.json", timeout=3):
+        with urllib.request.urlopen(f"{endpoint(port)}/", timeout=3):
             return True
+    except urllib.error.HTTPError:
+        return True
     except OSError:
         return False
 
@@ -158,6 +162,7 @@ def up() -> None:
     pid = running_pid()
     if pid and (AWS_DIR / "ready").exists() and _answers(PORT):
         step("aws", f"already running (pid {pid})")
+        _up_bastion()
         return
     if pid:
         stop_pid(pid, kill_group=True, timeout=10)
@@ -167,9 +172,26 @@ def up() -> None:
     info = json.loads((AWS_DIR / "ready").read_text())
     step("aws", f"moto on {endpoint()} seeded accounts {info['compliant']} (compliant) and {info['drifted']} "
                 f"(drifted) in {time.monotonic() - t0:.1f}s")
+    _up_bastion()
+
+
+def _up_bastion() -> None:
+    from . import aws_sshd
+
+    why = aws_sshd.available()
+    if why:
+        step("aws", f"bastion sshd not started: {why}")
+        return
+    t0 = time.monotonic()
+    aws_sshd.up()
+    step("aws", f"bastion sshd on {HOST}:{aws_sshd.PORTS['compliant']} (drifted: {aws_sshd.PORTS['drifted']}) "
+                f"in {time.monotonic() - t0:.1f}s")
 
 
 def down() -> bool:
+    from . import aws_sshd
+
+    aws_sshd.down()
     pid = running_pid()
     if pid:
         stop_pid(pid, kill_group=True, timeout=10)
@@ -184,7 +206,11 @@ def status() -> dict[str, Any]:
     detail = ""
     if ok:
         info = json.loads((AWS_DIR / "ready").read_text())
-        detail = f"moto, accounts {info['compliant']} (compliant), {info['drifted']} (drifted)"
+        from . import aws_sshd
+
+        sshd = aws_sshd.running()
+        detail = (f"moto, accounts {info['compliant']} (compliant), {info['drifted']} (drifted); bastion sshd "
+                  + ", ".join(f"{k} {'up' if v else 'down'}" for k, v in sshd.items()))
     return {"component": "aws", "state": "running" if ok else "stopped", "pid": pid,
             "address": f"{HOST}:{PORT}", "detail": detail}
 

@@ -423,6 +423,30 @@ def test_bastion(aws, evidence):
     fail_check(findings=findings)
 
 
+#: sshd's effective settings a bastion must have (``sshd -T`` prints them lower-case)
+SSHD_WANTED = {"passwordauthentication": "no", "permitrootlogin": "no", "kbdinteractiveauthentication": "no",
+               "pubkeyauthentication": "yes"}
+
+
+@check("1.2.4", part="hosts")
+def test_bastion_sshd(hosts, evidence):
+    """The bastion's host half: keys only, no root, no passwords, read with testinfra over SSH."""
+    if "bastion" not in hosts.settings:
+        evidence.note("the profile names no bastion host ([targets.hosts] bastion unset): not needed")
+        return
+    effective = hosts.sshd_config("bastion")
+    where = f"sshd -T on {hosts.settings['bastion']}"
+    evidence.record("sshd", {k: effective.get(k) for k in (*SSHD_WANTED, "port", "authenticationmethods")},
+                    source=where)
+    evidence.record("listening", hosts.listening("bastion"), source=f"listening sockets on {hosts.settings['bastion']}")
+    findings = [Finding(f"sshd {k}", effective.get(k, "unset"), v, where) for k, v in SSHD_WANTED.items()
+                if effective.get(k) != v]
+    methods = effective.get("authenticationmethods", "any")
+    if methods not in ("any", "publickey"):
+        findings.append(Finding("sshd authenticationmethods", methods, "publickey (or any, with the above)", where))
+    fail_check(findings=findings)
+
+
 def _statements(node: Any) -> list[dict[str, Any]]:
     """Every statement in a WAF rule, nested ones included."""
     out: list[dict[str, Any]] = []
