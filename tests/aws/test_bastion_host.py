@@ -15,7 +15,6 @@ import pytest
 
 from checkrun import run_checks
 from netutil import free_port
-
 from sandbox import aws_sshd
 
 SUITE = ("tests_infra/test_aws.py",)
