@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO_ROOT="$(pwd)"
 
-DEB_PACKAGES=(postgresql-15 postgresql-contrib pgbouncer redis-server redis-sentinel redis-tools chromium util-linux chromium-driver clickhouse-server prometheus prometheus-alertmanager prometheus-node-exporter prometheus-postgres-exporter prometheus-redis-exporter nginx-light knot knot-dnsutils)
+DEB_PACKAGES=(postgresql-15 postgresql-contrib pgbouncer redis-server redis-sentinel redis-tools chromium util-linux chromium-driver clickhouse-server prometheus prometheus-alertmanager prometheus-node-exporter prometheus-postgres-exporter prometheus-redis-exporter nginx-light knot knot-dnsutils openssh-server)
 PYTHON="${PYTHON:-python3}"
 
 log() { printf '[bootstrap] %s\n' "$*"; }

@@ -169,6 +169,12 @@ TARGETS: tuple[TargetKind, ...] = (
         "run (read-only; README \"AWS\" has the IAM policy).",
         "boto3>=1.34", sandbox_port=24566),
     TargetKind(
+        "hosts", "hosts", "hosts:Hosts",
+        {"bastion": str, "identity_file": str, "known_hosts": str, "sshd_command": str, "connect_timeout": Number},
+        "Hosts of [targets.hosts] over SSH through pytest-testinfra: sshd -T, listening sockets (read-only "
+        "commands only).",
+        "pytest-testinfra>=10.0", sandbox_port=22022),
+    TargetKind(
         "http", "http", "http:Http",
         {"api_url": str, "console_url": str, "status_url": str, "cdn_url": str, "ca_bundle": str,
          "nameservers": list, "checker_email": str, "checker_password": Secret, "health_urls": list,
