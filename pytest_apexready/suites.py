@@ -120,8 +120,12 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    explicit: set[str] = set()  # a check that parametrizes these names itself keeps its own values
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+        explicit.update(n.strip() for n in (names.split(",") if isinstance(names, str) else names))
     for argname, key in (("workload", "backend"), ("cronjob", "cronjobs")):
-        if argname in metafunc.fixturenames:
+        if argname in metafunc.fixturenames and argname not in explicit:
             metafunc.parametrize(argname, _kubernetes_settings(metafunc.config).get(key, DEFAULTS[key]))
 
 
@@ -153,25 +157,38 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
-    """Under xdist the controller collects nothing itself: the workers' counts stand in."""
+    """Under xdist the controller collects nothing itself: the first worker's node ids stand in."""
     state = node.config.stash[_STATE]
+    first = not state["items"]
     state["items"] = max(state["items"], len(ids))
+    line = _origins([i for i in ids if not i.startswith("checklist::")])
+    tr = node.config.pluginmanager.get_plugin("terminalreporter")
+    if first and line and tr is not None:
+        tr.write_line(line)
 
 
 def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> str | None:
-    checks = _checks(items)
-    if not checks:
+    return _origins([i.nodeid for i in _checks(items)])
+
+
+def _origins(nodeids: list[str]) -> str | None:
+    """``apexready: checks: N packaged with pytest-apexready V (suites); M from this project (dirs)``."""
+    if not nodeids:
         return None
-    packaged = sum(1 for i in checks if i.nodeid.startswith(PREFIX))
+    packaged = [n.removeprefix(PREFIX) for n in nodeids if n.startswith(PREFIX)]
+    local = [n for n in nodeids if not n.startswith(PREFIX)]
     parts = []
     if packaged:
-        where = sorted({i.nodeid.removeprefix(PREFIX).split("/", 1)[0] for i in checks if i.nodeid.startswith(PREFIX)})
-        parts.append(f"{packaged} packaged with pytest-apexready {__version__} (node ids '{PREFIX}...': "
+        where = sorted({n.split("/", 1)[0] for n in packaged})
+        parts.append(f"{len(packaged)} packaged with pytest-apexready {__version__} (node ids '{PREFIX}...': "
                      f"{', '.join(where)})")
-    if len(checks) > packaged:
-        where = sorted({i.nodeid.split("/", 1)[0].split("::", 1)[0] for i in checks if not i.nodeid.startswith(PREFIX)})
-        parts.append(f"{len(checks) - packaged} from this project ({', '.join(where)})")
+    if local:
+        parts.append(f"{len(local)} from this project ({', '.join(sorted({_top(n) for n in local}))})")
     return f"apexready: checks: {'; '.join(parts)}"
+
+
+def _top(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0].split("/", 1)[0]
 
 
 def nothing_line(config: pytest.Config) -> str | None:

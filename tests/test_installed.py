@@ -56,6 +56,10 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     installed = run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
                      "--root-user-action=ignore", str(wheel)], cwd=base)
     assert installed.returncode == 0, installed.stdout + installed.stderr
+    # pytest itself comes from the system site-packages; its `pytest` command must run this virtualenv's python
+    shim = env_dir / "bin" / "pytest"
+    shim.write_text(f"#!{python}\nimport sys\nimport pytest\nsys.exit(pytest.main())\n")
+    shim.chmod(0o755)
     where = run([str(python), "-c", "import pytest_apexready; print(pytest_apexready.__file__)"], cwd=base)
     assert where.stdout.strip().startswith(str(env_dir)), where.stdout + where.stderr  # not the checkout's copy
     return env_dir
@@ -108,7 +112,6 @@ def point_at_sandbox(profile: Path) -> dict[str, str]:
             lines += [f"{k} = {_toml(_absolute(v))}" for k, v in local[top].items()]
             lines.append("")
     profile.write_text("\n".join(lines))
-    assert "APEX_STAGING_PG_PASSWORD" in env or "production" in profile.name  # the scaffold's names are used
     return env
 
 
@@ -156,3 +159,32 @@ def test_init_then_the_database_section_signs_and_verifies(venv: Path, tmp_path:
         outputs[step[0]] = done.stdout
     assert "signed section 2 (Database Preparation) as Dana Lee (Database Admin)" in outputs["sign"]
     assert "verification passed" in outputs["verify"], outputs["verify"]
+
+
+def test_the_readme_ci_snippet_runs_verbatim_in_an_init_directory(venv: Path, tmp_path: Path) -> None:
+    """The README's CI job's commands, as written, in a fresh `apexready init` directory (production -> sandbox).
+
+    ``pip install pytest-apexready`` is the wheel installed above; the pytest line runs verbatim. On the sandbox the
+    attestation items are honestly awaiting attestation, so the gate says 1 (not ready); what matters here is that
+    the command runs the whole packaged checklist and leaves the reports and the JUnit file where CI picks them up.
+    """
+    readme = (ROOT / "README.md").read_text()
+    job = re.search(r"```yaml\n(checklist:\n.*?)```", readme, re.S)
+    assert job
+    commands = re.findall(r"^    - (.+)$", job.group(1), re.M)
+    assert commands[0] == "pip install pytest-apexready" and commands[1].startswith("pytest ")
+    team = tmp_path / "team"
+    assert run([str(venv / "bin" / "apexready"), "init", str(team)], cwd=tmp_path).returncode == 0
+    env = point_at_sandbox(team / "environments" / "production.toml")
+    env["PATH"] = f"{venv / 'bin'}:{os.environ['PATH']}"
+    (pytest_line,) = commands[1:]
+    ran = run(["bash", "-c", pytest_line], cwd=team, env=env, timeout=600)
+    assert ran.returncode in (0, 1), ran.stdout[-4000:] + ran.stderr
+    assert "packaged with pytest-apexready" in ran.stdout
+    record = json.loads((team / "reports" / "checklist.json").read_text())
+    items = [i for s in record["sections"] for g in s["groups"] for i in g["items"]]
+    assert len(items) == 160  # the whole checklist
+    (database,) = [s for s in record["sections"] if s["number"] == 2]
+    assert database["ready"], database["blocking"]  # the targets were reached through the scaffolded profile
+    assert (team / "reports" / "junit.xml").stat().st_size > 0
+    assert (team / "reports" / "checklist.html").is_file()
