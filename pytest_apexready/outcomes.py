@@ -114,6 +114,7 @@ class Finding:
 class CheckFailed(pytest.fail.Exception):  # type: ignore[misc,name-defined]
     """Raised by :func:`fail_check`; carries the structured findings to the report."""
 
+    # as pytest does for its own outcomes: terminal lines read "CheckFailed: ...", not the module path
     __module__ = "builtins"
 
     def __init__(self, findings: Sequence[Finding]):
