@@ -153,8 +153,8 @@ def test_schedule_prints_each_phase_in_local_time_and_utc(tmp_path, monkeypatch,
     assert cli_main(["schedule", "--env", "prod", "--crontab"]) == 0
     cron = capsys.readouterr().out.splitlines()
     assert "CRON_TZ=UTC" in cron
-    assert "0 13 1 5 * cd /srv/apexready && pytest --env prod -m t_plus_1h  # T+1h" in cron
-    assert "0 12 2,3,4,5,6,7,8 5 * cd /srv/apexready && pytest --env prod -m daily  # daily" in cron
+    assert "0 13 1 5 * cd /srv/apexready && pytest --env=prod -m t_plus_1h  # T+1h" in cron
+    assert "0 12 2,3,4,5,6,7,8 5 * cd /srv/apexready && pytest --env=prod -m daily  # daily" in cron
     assert cli_main(["schedule", "--env", "prod", "--cronjobs"]) == 0
     jobs = {j["metadata"]["name"]: j["spec"] for j in json.loads(capsys.readouterr().out)["items"]}
     assert jobs["apexready-t-plus-24h"] == {"schedule": "0 12 2 5 *", "timeZone": "Etc/UTC"}
@@ -166,7 +166,8 @@ def test_schedule_without_go_live_says_how_to_fix(tmp_path, monkeypatch, capsys)
     (tmp_path / "environments").mkdir()
     (tmp_path / "environments" / "prod.toml").write_text('description = "x"\n')
     assert cli_main(["schedule", "--env", "prod"]) == 2
-    assert "no go_live. Fix: add go_live = " in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("apexready schedule: ") and "no go_live. Fix: add go_live = " in err
 
 
 def test_cron_schedule_spans_a_month_boundary():
