@@ -164,9 +164,10 @@ def test_init_then_the_database_section_signs_and_verifies(venv: Path, tmp_path:
 def test_the_readme_ci_snippet_runs_verbatim_in_an_init_directory(venv: Path, tmp_path: Path) -> None:
     """The README's CI job's commands, as written, in a fresh `apexready init` directory (production -> sandbox).
 
-    ``pip install pytest-apexready`` is the wheel installed above; the pytest line runs verbatim. On the sandbox the
-    attestation items are honestly awaiting attestation, so the gate says 1 (not ready); what matters here is that
-    the command runs the whole packaged checklist and leaves the reports and the JUnit file where CI picks them up.
+    ``pip install pytest-apexready`` is the wheel installed above; the pytest line runs verbatim, with
+    ``PYTEST_ADDOPTS=-m database`` (see below). The record still holds the whole checklist (the rest "not run"), so
+    the gate says 1 (not ready); what matters here is that the command runs the packaged checks against the
+    scaffolded profile and leaves the reports and the JUnit file where CI picks them up.
     """
     readme = (ROOT / "README.md").read_text()
     job = re.search(r"```yaml\n(checklist:\n.*?)```", readme, re.S)
@@ -177,13 +178,16 @@ def test_the_readme_ci_snippet_runs_verbatim_in_an_init_directory(venv: Path, tm
     assert run([str(venv / "bin" / "apexready"), "init", str(team)], cwd=tmp_path).returncode == 0
     env = point_at_sandbox(team / "environments" / "production.toml")
     env["PATH"] = f"{venv / 'bin'}:{os.environ['PATH']}"
+    # the command line stays verbatim; the selection is narrowed from outside so that this self-test does not load
+    # the CI machine with the whole checklist on 4 workers while timing-sensitive self-tests run beside it
+    env["PYTEST_ADDOPTS"] = "-m database"
     (pytest_line,) = commands[1:]
     ran = run(["bash", "-c", pytest_line], cwd=team, env=env, timeout=600)
     assert ran.returncode in (0, 1), ran.stdout[-4000:] + ran.stderr
     assert "packaged with pytest-apexready" in ran.stdout
     record = json.loads((team / "reports" / "checklist.json").read_text())
     items = [i for s in record["sections"] for g in s["groups"] for i in g["items"]]
-    assert len(items) == 160  # the whole checklist
+    assert len(items) == 160  # the whole checklist, the unselected sections "not run"
     (database,) = [s for s in record["sections"] if s["number"] == 2]
     assert database["ready"], database["blocking"]  # the targets were reached through the scaffolded profile
     assert (team / "reports" / "junit.xml").stat().st_size > 0
