@@ -8,34 +8,44 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .outcomes import fail_check
 
-__all__ = ["pod_spec", "where", "deployment", "cronjob", "containers", "pod_labels", "image_tag", "secret_data", "replicas",
-           "selects", "env", "parse_time"]
+if TYPE_CHECKING:  # the client is only named in annotations; importing it here would load the kubernetes library
+    from .targets.k8s import Kubernetes
+
+__all__ = ["containers", "cronjob", "deployment", "env", "image_tag", "parse_time", "pod_labels", "pod_spec",
+           "replicas", "secret_data", "selects", "where"]
 
 
-def where(kubernetes, what: str) -> str:
+def where(kubernetes: Kubernetes, what: str) -> str:
     return f"{what} via {kubernetes.where}, namespace {kubernetes.namespace}"
 
 
-def deployment(kubernetes, name: str) -> dict[str, Any]:
-    obj = kubernetes.named("Deployment", name)
+def _named(kubernetes: Kubernetes, kind: str, name: str, request: str) -> dict[str, Any]:
+    obj = kubernetes.named(kind, name)
     if obj is None:
-        fail_check(f"Deployment {name}", observed="absent", expected="present",
-                   where=where(kubernetes, "GET deployments"))
+        fail_check(f"{kind} {name}", observed="absent", expected="present", where=where(kubernetes, request))
+        raise AssertionError("unreachable: fail_check with one finding raises")  # its signature allows an empty list
     return obj
+
+
+def deployment(kubernetes: Kubernetes, name: str) -> dict[str, Any]:
+    return _named(kubernetes, "Deployment", name, "GET deployments")
 
 
 def pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
     """The pod template spec of a Deployment, StatefulSet, Job or CronJob."""
     spec = obj["spec"]
-    return spec["jobTemplate"]["spec"]["template"]["spec"] if "jobTemplate" in spec else spec["template"]["spec"]
+    template = spec["jobTemplate"]["spec"]["template"] if "jobTemplate" in spec else spec["template"]
+    result: dict[str, Any] = template["spec"]
+    return result
 
 
 def containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
-    return pod_spec(obj).get("containers", [])
+    found: list[dict[str, Any]] = pod_spec(obj).get("containers", [])
+    return found
 
 
 def image_tag(image: str) -> str | None:
@@ -44,7 +54,7 @@ def image_tag(image: str) -> str | None:
     return last.split(":", 1)[1] if ":" in last else None
 
 
-def secret_data(kubernetes, name: str) -> dict[str, str] | None:
+def secret_data(kubernetes: Kubernetes, name: str) -> dict[str, str] | None:
     secret = kubernetes.named("Secret", name)
     if secret is None:
         return None
@@ -73,7 +83,8 @@ def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 def pod_labels(obj: dict[str, Any]) -> dict[str, str]:
     spec = obj["spec"]
     template = spec["jobTemplate"]["spec"]["template"] if "jobTemplate" in spec else spec["template"]
-    return template.get("metadata", {}).get("labels", {})
+    labels: dict[str, str] = template.get("metadata", {}).get("labels", {})
+    return labels
 
 
 def parse_time(value: str | None) -> dt.datetime | None:
@@ -84,8 +95,5 @@ def env(container: dict[str, Any], name: str) -> dict[str, Any] | None:
     return next((e for e in container.get("env", []) if e["name"] == name), None)
 
 
-def cronjob(kubernetes, name: str) -> dict[str, Any]:
-    obj = kubernetes.named("CronJob", name)
-    if obj is None:
-        fail_check(f"CronJob {name}", observed="absent", expected="present", where=where(kubernetes, "GET cronjobs"))
-    return obj
+def cronjob(kubernetes: Kubernetes, name: str) -> dict[str, Any]:
+    return _named(kubernetes, "CronJob", name, "GET cronjobs")

@@ -30,7 +30,7 @@ from typing import Any
 
 from .catalog import Catalog
 
-__all__ = ["Waiver", "Attestation", "Records", "load_records"]
+__all__ = ["Attestation", "Records", "Waiver", "load_records"]
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,8 @@ def _read(path: Path, table: str, keys: dict[str, type], catalog: Catalog, today
     found: dict[str, dict[str, Any]] = {}
     for key in data:
         if key != table:
-            problems.append({"file": show, "key": key, "message": f"unknown key {key!r}; records are [[{table}]] tables"})
+            problems.append({"file": show, "key": key,
+                             "message": f"unknown key {key!r}; records are [[{table}]] tables"})
     entries = data.get(table, [])
     if not isinstance(entries, list):
         problems.append({"file": show, "key": table, "message": f"write records as [[{table}]] tables"})
@@ -101,22 +102,25 @@ def _read(path: Path, table: str, keys: dict[str, type], catalog: Catalog, today
             elif not isinstance(entry[k], typ) or (typ is str and not entry[k].strip()):
                 bad.append(f"{k!r} must be {'a date like 2026-12-31' if typ is dt.date else 'a non-empty string'}")
         bad += [f"unknown key {k!r}" for k in entry if k not in keys]
-        item_id = entry.get("item") if isinstance(entry.get("item"), str) else None
+        item_id: str = entry["item"] if isinstance(entry.get("item"), str) else ""
         label = f"{where} (item {item_id})" if item_id else where
-        if item_id and item_id not in catalog:
+        item = catalog.get(item_id) if item_id else None
+        if item_id and item is None:
             bad.append(f"item {item_id!r} is not in the catalog")
-        elif item_id and want_kind and catalog.get(item_id).kind != want_kind:
-            bad.append(f"item {item_id} is {catalog.get(item_id).kind}, not {want_kind}: a check decides it")
+        elif item is not None and want_kind and item.kind != want_kind:
+            bad.append(f"item {item_id} is {item.kind}, not {want_kind}: a check decides it")
         if bad:
             problems.append({"file": show, "key": label, "message": "; ".join(bad) + "; this record does not count"})
             continue
         record = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in entry.items()}
         if entry["expires"] < today:
-            problems.append({"file": show, "key": label, "message": f"expired on {record['expires']}; renew it or remove it"})
+            problems.append({"file": show, "key": label,
+                             "message": f"expired on {record['expires']}; renew it or remove it"})
             expired[item_id] = {"kind": table, **record}
             continue
         if item_id in found:
-            problems.append({"file": show, "key": label, "message": f"a second record for item {item_id}; the first one counts"})
+            problems.append({"file": show, "key": label,
+                             "message": f"a second record for item {item_id}; the first one counts"})
             continue
         found[item_id] = record
     return found

@@ -5,13 +5,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["Secret", "Redactor", "MASK"]
+__all__ = ["MASK", "Redactor", "Secret"]
 
 MASK = "***"
 
 # credentials in URLs (scheme://user:password@host) and common key=value forms
 _URL_CREDS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@")
-_KV_CREDS = re.compile(r"(?i)\b(?P<k>password|passwd|pwd|secret|token|api[_-]?key|secret_access_key)(?P<sep>\s*[=:]\s*)(?P<q>['\"]?)(?!(?:observed|expected)\b)(?P<v>[^\s'\",;]+)")
+# (a finding's own words "observed"/"expected" after "token:" are prose, not a value)
+_KV_CREDS = re.compile(
+    r"(?i)\b(?P<k>password|passwd|pwd|secret|token|api[_-]?key|secret_access_key)(?P<sep>\s*[=:]\s*)(?P<q>['\"]?)"
+    r"(?!(?:observed|expected)\b)(?P<v>[^\s'\",;]+)"
+)
 
 
 class Secret:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SpecItem", "SpecGroup", "SpecSection", "Spec", "parse_checklist"]
+__all__ = ["Spec", "SpecGroup", "SpecItem", "SpecSection", "parse_checklist"]
 
 #: Sections without a number in the document get these numbers, in order.
 UNNUMBERED_SECTIONS = {"Post-Deployment Monitoring Schedule": 11}
