@@ -184,11 +184,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    rows = item_history(st.open_store(args.store, Path.cwd()), args.env, args.item)
+    store = st.open_store(args.store, Path.cwd())
+    rows = item_history(store, args.env, args.item)
     if not rows:
-        print(f"no runs of environment {args.env!r} in {args.store}")
+        print(f"no runs of environment {args.env!r} in {store.url}")
         return 1
-    latest = st.latest(st.open_store(args.store, Path.cwd()), args.env)
+    latest = st.latest(store, args.env)
     for row in rows:
         mark = " (latest)" if row["run"] == latest else ""
         if args.item:

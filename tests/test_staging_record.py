@@ -1,9 +1,9 @@
 """10.1.1 read from staging's signed record in the store (tests_golive/test_staging_record.py), both directions.
 
-A pytester project plays staging: every section 3 and 10.2 item passes (its attestation items attested), the run is signed by
-a CI key for the Platform Engineering Lead and kept in a local store. Production then runs the real 10.1.1 check
-against that store: it passes; it fails on a record that is too old, changed after signing, signed by an
-untrusted key, or whose section 3 failed.
+A pytester project plays staging: every section 3 and 10.2 item passes (its attestation items attested), the
+run is signed by a CI key for the Platform Engineering Lead and kept in a local store. Production then runs the
+real 10.1.1 check against that store: it passes; it fails on a record that is too old, changed after signing,
+signed by an untrusted key, or whose section 3 failed.
 """
 
 from __future__ import annotations

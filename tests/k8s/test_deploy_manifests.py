@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +157,7 @@ def admin():
 
 
 @pytest.fixture(scope="module")
-def applied(admin):
+def applied(admin: Api) -> Iterator[tuple[list[dict[str, Any]], dict[str, tuple[int, Any]]]]:
     """Dry-run every document, then apply them for real (RBAC is evaluated on live bindings); delete afterwards."""
     docs = documents()
     dry: dict[str, tuple[int, Any]] = {}
