@@ -20,7 +20,8 @@ from .outcomes import Outcome
 __all__ = ["OWN", "teststatus", "write_categories", "write_hint"]
 
 #: outcomes that get a terminal category of their own (passed, failed and error keep pytest's)
-OWN: tuple[Outcome, ...] = (oc.AWAITING, oc.NOT_AUTOMATED, oc.NOT_APPLICABLE, oc.WAIVED, oc.ATTESTED)
+OWN: tuple[Outcome, ...] = (oc.AWAITING, oc.NOT_AUTOMATED, oc.NOT_YET_DUE, oc.NOT_APPLICABLE, oc.WAIVED,
+                             oc.ATTESTED)
 
 
 def _outcome(report: Any) -> Outcome | None:
