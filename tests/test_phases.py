@@ -67,6 +67,7 @@ def test_go_live_an_hour_ahead_makes_t_plus_1h_and_24h_not_yet_due(project):
     assert not section["ready"] and "10.3.1" in section["blocking"]
     assert section["counts"]["not_yet_due"] == 14  # 10.2, 10.3 and 10.4
     assert result.ret == 1
+    result.stdout.fnmatch_lines(["*14 not yet due*"])  # its own category on pytest's last line
 
 
 def test_go_live_a_day_behind_checks_them(project):
