@@ -299,21 +299,19 @@ def _single_reason(run) -> str:
 
 def test_closed_port_errors_every_item_with_one_reason(sandbox_k8s, tmp_path):
     port = free_port()  # nothing listens there: connection refused
-    t0 = time.monotonic()
     run = run_checks(tmp_path, "k8s", profile(kubeconfig=kubeconfig_to(tmp_path, port), timeout=1),
                      )
     reason = _single_reason(run)
     assert f"127.0.0.1:{port}" in reason and "could not check" in reason, reason
-    assert time.monotonic() - t0 < 30
 
 
 def test_silent_port_errors_after_one_timeout(sandbox_k8s, tmp_path):
+    # counts, not wall time (benchmarks/dead_targets.py measures that): one reason, naming the timeout, and
+    # no connection per item
     with SilentServer() as server:
-        t0 = time.monotonic()
         run = run_checks(tmp_path, "k8s", profile(kubeconfig=kubeconfig_to(tmp_path, server.port), timeout=1),
                          )
-        elapsed = time.monotonic() - t0
     reason = _single_reason(run)
     assert f"127.0.0.1:{server.port}" in reason and "could not check" in reason, reason
+    assert "timed out" in reason.lower() or "timeout" in reason.lower(), reason
     assert 1 <= server.accepted <= 3, f"{server.accepted} connections for one unreachable target: {reason}"
-    assert elapsed < 20, f"{elapsed:.1f}s: more than one timeout was waited for"
