@@ -62,8 +62,15 @@ def instance_outcome(phases: Mapping[str, str]) -> Outcome:
     return result
 
 
+#: the start of the reason of a skip nobody declared: an error, never "not applicable"
+UNDECLARED_SKIP = "skipped without a declared reason: "
+
+
 def _skipped(exc: BaseException | None, report: pytest.TestReport) -> Phase:
     if isinstance(exc, oc.NotApplicable):
+        if not exc.key:
+            return Phase(oc.ERROR, f"{UNDECLARED_SKIP}not_applicable({exc.reason!r}) names no profile key "
+                                   "(not_applicable(reason, key=\"expectations....\"))")
         return Phase(oc.NOT_APPLICABLE, exc.reason)
     if isinstance(exc, NotAutomated):
         return Phase(oc.NOT_AUTOMATED, f"not yet automated: {exc.reason}")
@@ -73,7 +80,8 @@ def _skipped(exc: BaseException | None, report: pytest.TestReport) -> Phase:
     msg = msg.split("Skipped: ", 1)[-1]
     if msg.startswith("not yet automated"):
         return Phase(oc.NOT_AUTOMATED, msg)
-    return Phase(oc.NOT_APPLICABLE, msg.removeprefix("not applicable: "))
+    # pytest.skip, importorskip, a skip marker, a driver that skips: nothing the profile declared
+    return Phase(oc.ERROR, UNDECLARED_SKIP + msg)
 
 
 def _reason(exc: BaseException | None, report: pytest.TestReport) -> str:

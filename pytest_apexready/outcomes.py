@@ -123,13 +123,20 @@ class CheckFailed(pytest.fail.Exception):  # type: ignore[misc,name-defined]
 
 
 class NotApplicable(pytest.skip.Exception):  # type: ignore[misc,name-defined]
-    """Raised when the item does not apply to this environment (with the reason)."""
+    """Raised when the item does not apply to this environment (with the reason).
+
+    ``key`` is the profile key that declares it so (``absent.clickhouse``, ``expectations.service_mesh``):
+    an item is not applicable only by a declaration in the profile. Without one it is an error
+    (``_phases.classify``), because a box ticked by an undeclared skip would be signed unread.
+    """
 
     __module__ = "builtins"
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, key: str | None = None, *, show_key: bool = True):
+        if key and show_key and key not in reason:
+            reason = f"{reason} (profile key {key})"
         super().__init__(f"not applicable: {reason}", allow_module_level=False)
-        self.reason = reason
+        self.reason, self.key = reason, key
 
 
 class TargetUnavailable(Exception):
@@ -140,8 +147,12 @@ class TargetUnavailable(Exception):
         self.target, self.where, self.reason = target, where, reason
 
 
-def not_applicable(reason: str) -> NoReturn:
-    raise NotApplicable(reason)
+def not_applicable(reason: str, key: str | None = None) -> NoReturn:
+    """The item does not apply here, because the profile key ``key`` (e.g. "expectations.service_mesh") says so.
+
+    ``key`` is required in effect: a not_applicable without it is reported as an error.
+    """
+    raise NotApplicable(reason, key)
 
 
 def _show(value: Any) -> str:

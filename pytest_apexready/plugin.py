@@ -171,7 +171,7 @@ class ApexSession:
             if part is not None:
                 item.stash.setdefault(EVIDENCE_KEY, []).append(
                     {"name": NOTE, "value": f"part {part} left out: {reasons}", "source": ""})
-            raise oc.NotApplicable(reasons)
+            raise oc.NotApplicable(reasons, key=f"absent.{absent[0]}", show_key=False)  # the reason names it
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item,
@@ -187,6 +187,9 @@ class ApexSession:
         outcome, reason = phase.outcome, self.redactor.text(phase.reason)
         if phase.unavailable:
             report.longrepr = reason  # one clear line, not a driver traceback
+        if report.skipped and outcome is oc.ERROR:  # a skip nobody declared: pytest shows it as an error too
+            report.outcome = "failed"
+            report.longrepr = reason
         waiver = self.records.waivers.get(entry.id)
         waived_from = None
         if outcome in (oc.FAILED, oc.ERROR, oc.AWAITING) and waiver is not None:

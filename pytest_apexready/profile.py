@@ -57,6 +57,48 @@ EXPECTATIONS: dict[str, tuple[Any, Any, str]] = {
     "job_success_max_age_hours": (Number, 24, "a CronJob's last successful run must be this recent"),
     "redis_ttls": (dict, {"sdk:config:*": 86400, "session:*": 1800, "dashboard:metrics:*": 300},
                    "cache key pattern -> longest TTL allowed, in seconds"),
+    # names and thresholds the database and Kubernetes checks use (issue 14: none of them lives in a check).
+    # Each default is the ApexMediation schema or the checklist's own number; the comment says why.
+    "postgres_schema": (str, "public", "PostgreSQL schema of the application tables (the migrations create them "
+                        "there; 2.1.2, 2.1.3)"),
+    "migrations_table": (str, "schema_migrations", "table the migration tool records applied versions in (2.1.1)"),
+    "audit_log_table": (str, "audit_logs", "the audit trail table (5.3.3), as the migrations name it"),
+    "audit_log_columns": (list, ["created_at", "actor", "action"],
+                          "columns the audit trail needs: when, who, what (5.3.3)"),
+    "signups_table": (str, "customers", "table a customer signup inserts into (10.4.1)"),
+    "signups_time_column": (str, "created_at", "its creation time column (10.4.1)"),
+    "postgres_min_tables": (int, 1, "user tables 6.1.4 must find; 0 declares a database legitimately without tables"),
+    "seq_scan_min_rows": (int, 10000, "a table this large read mostly by sequential scans is unindexed (6.1.2); "
+                          "smaller ones are cheaper to scan than to index"),
+    "seq_scan_read_factor": (Number, 10, "sequential reads of at least this many times the table's rows (6.1.2): "
+                             "well beyond one scan per ANALYZE or dump"),
+    "autovacuum_max": (dict, {"autovacuum_vacuum_scale_factor": 0.1, "autovacuum_analyze_scale_factor": 0.05,
+                              "autovacuum_naptime": 60},
+                       "the most each setting may be for 'aggressive' autovacuum (6.1.3): half PostgreSQL's "
+                       "defaults (0.2, 0.1) and its 1 min naptime"),
+    "clickhouse_tables": (list, ["impressions", "clicks", "revenue_events"],
+                          "ClickHouse tables the pipeline writes, which must exist (2.2.1); [] declares none (2.2.5)"),
+    "clickhouse_impressions_table": (str, "impressions", "ClickHouse table of ad impressions (10.4.2)"),
+    "clickhouse_time_column": (str, "event_time", "event time column of the ClickHouse event tables (10.4.2)"),
+    "clickhouse_distributed": (bool, True, "ClickHouse serves Distributed tables (2.2.4 applies); false declares a "
+                               "deployment without them, making 2.2.4 not applicable"),
+    "clickhouse_min_replicas": (int, 2, "replicas per shard and active replicas per table (1.1.3, 2.2.4): one "
+                                "replica is no replication"),
+    "ttl_grace_days": (Number, 1, "days an expired ClickHouse part may outlive its TTL (2.2.5): TTL merges run "
+                       "every merge_with_ttl_timeout (4 h) and may queue"),
+    "redis_maxmemory_ratio": (Number, 0.80, "maxmemory as a share of the instance RAM (2.3.3, the checklist's 80%)"),
+    "redis_maxmemory_tolerance": (Number, 0.05, "accepted distance from that share, of the RAM either side (2.3.3): "
+                                  "instance sizes are not round numbers"),
+    "redis_sentinel_master": (str, "mymaster", "Sentinel's master name when [targets.redis_sentinel] sets no "
+                              "master_name (Redis's documented default) (2.3.5)"),
+    "redis_ttl_optional": (list, [], "key patterns of redis_ttls that may have no key (6.2.1), e.g. short-lived "
+                           "dashboard metrics on an idle instance; any other pattern without keys fails"),
+    "redis_snapshot_max_age_hours": (Number, 24, "the last RDB snapshot must be this recent (8.1.3: daily)"),
+    "health_path": (str, "/health", "the backend's health endpoint its probes must use (3.1.4)"),
+    "secret_min_length": (int, 32, "shortest NEXTAUTH_SECRET (3.2.4): 32 characters, as NextAuth's docs ask "
+                          "(openssl rand -base64 32)"),
+    "k8s_min_workloads": (int, 1, "workloads (Deployments, StatefulSets) 5.1.3 must find; 0 declares a namespace "
+                          "legitimately without them"),
     # observability (sections 1.3, 4, 7, 10, 11; README "Observability")
     "scrape_jobs": (list, ["apexmediation-api", "postgres", "redis", "node", "alertmanager", "prometheus"],
                     "Prometheus jobs that must have targets, every one up (1.3.1, 7.1.1)"),

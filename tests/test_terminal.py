@@ -69,7 +69,7 @@ def test_progress_letters_and_verbose_words(project):
 
 def test_ra_lists_each_category_under_its_own_heading(project):
     project.pytester.makepyfile(test_db=DATABASE + '@check("6.1.1")\ndef test_na():\n'
-                                '    from pytest_apexready import not_applicable\n    not_applicable("no pooler")\n')
+                                '    from pytest_apexready import not_applicable\n    not_applicable("no pooler", key="absent.postgres")\n')
     result = project.pytester.runpytest("-p", "no:cacheprovider", "-ra", "-m", "continuity or performance")
     out = result.stdout.str()
     headings = re.findall(r"^-+ (\d+) (awaiting attestation|not automated|not applicable)\b.* -+$", out, re.M)

@@ -16,7 +16,7 @@ from pytest_apexready.rules.k8s import RELEASE_TAG, not_public_https
 
 # --------------------------------------------------------------------------- 3.1 Backend API
 
-@check("3.1.1")
+@check("3.1.1", part="k8s")  # the tag being in the registry is the catalog's part "registry"
 def test_backend_image_tagged_with_release(kubernetes, workload, evidence):
     _image_check(kubernetes, workload, evidence)
 
@@ -28,8 +28,6 @@ def _image_check(kubernetes, name: str, evidence) -> None:
     replicas = k8s.replicas(dep)
     evidence.record("images", images, source=where)
     evidence.record("replicas", replicas, source=where)
-    evidence.note("the registry's listing is read outside Kubernetes; here: the tag, and that pods with it run "
-                  "(the image was pulled)")
     findings = []
     bad = {c: img for c, img in images.items() if not RELEASE_TAG.match(k8s.image_tag(img) or "")}
     if bad:
@@ -91,7 +89,7 @@ def _probe_check(kubernetes, workload: str, evidence, kind: str) -> dict[str, An
 
 
 @check("3.1.4", part="k8s")  # GET /health on the public API is the catalog's part "http"
-def test_health_endpoint_probed(kubernetes, workload, evidence):
+def test_health_endpoint_probed(kubernetes, expect, workload, evidence):
     where = k8s.where(kubernetes, f"GET deployment {workload}")
     dep = _probe_check(kubernetes, workload, evidence, "readinessProbe")
     paths = {c["name"]: [(c.get(p) or {}).get("httpGet", {}).get("path") for p in ("readinessProbe", "livenessProbe")]
@@ -100,12 +98,14 @@ def test_health_endpoint_probed(kubernetes, workload, evidence):
     evidence.record("probe_paths", paths, source=where)
     evidence.record("replicas", replicas, source=where)
     findings = []
-    not_health = {c: p for c, p in paths.items() if "/health" not in p}
+    health = expect["health_path"]
+    not_health = {c: p for c, p in paths.items() if health not in p}
     if not_health:
-        findings.append(Finding(f"health checks of {workload}", not_health, "probes on /health", where))
+        findings.append(Finding(f"health checks of {workload}", not_health,
+                                f"probes on {health} (expectations.health_path)", where))
     if replicas["ready"] < replicas["spec"]:
         findings.append(Finding(f"healthy pods of {workload}", f"{replicas['ready']} of {replicas['spec']} ready",
-                                "all replicas passing /health", where))
+                                f"all replicas passing {health}", where))
     fail_check(findings=findings)
 
 
@@ -184,7 +184,7 @@ def _console(kubernetes) -> str:
     return kubernetes.settings.get("console", "console")
 
 
-@check("3.2.1")
+@check("3.2.1", part="k8s")  # the tag being in the registry is the catalog's part "registry"
 def test_console_image_tagged_with_release(kubernetes, evidence):
     _image_check(kubernetes, _console(kubernetes), evidence)
 
@@ -223,11 +223,12 @@ def test_console_api_url(kubernetes, expect, evidence):
 
 
 @check("3.2.4")
-def test_console_nextauth_secret(kubernetes, evidence):
+def test_console_nextauth_secret(kubernetes, expect, evidence):
     name = _console(kubernetes)
     where = k8s.where(kubernetes, f"GET deployment {name} (env NEXTAUTH_SECRET) and its secret")
     findings, seen = [], {}
-    wanted = "NEXTAUTH_SECRET from a Secret, at least 32 characters"
+    minimum = expect["secret_min_length"]
+    wanted = f"NEXTAUTH_SECRET from a Secret, at least {minimum} characters (expectations.secret_min_length)"
     for container in k8s.containers(k8s.deployment(kubernetes, name)):
         what = f"NEXTAUTH_SECRET of {container['name']}"
         env = k8s.env(container, "NEXTAUTH_SECRET")
@@ -241,7 +242,7 @@ def test_console_nextauth_secret(kubernetes, evidence):
         data = k8s.secret_data(kubernetes, ref["name"]) or {}
         length = len(data.get(ref["key"], ""))
         seen[container["name"]] = {"secret": ref["name"], "key": ref["key"], "length": length}
-        if length < 32:
+        if length < minimum:
             findings.append(Finding(what, f"{ref['name']}/{ref['key']} has {length} characters", wanted, where))
     evidence.record("nextauth_secret", seen, source=where)
     fail_check(findings=findings)

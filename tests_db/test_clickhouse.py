@@ -13,8 +13,8 @@ import re
 from typing import Any
 
 from pytest_apexready import Finding, check, fail_check, not_applicable
+from pytest_apexready.outcomes import TargetUnavailable
 from pytest_apexready.rules.clickhouse import (
-    TTL_GRACE_DAYS,
     delete_ttl,
     is_mergetree,
     is_replicated,
@@ -23,9 +23,6 @@ from pytest_apexready.rules.clickhouse import (
     split_top,
     ttl_clause,
 )
-
-#: tables the ApexMediation pipeline writes (the ApexMediation schema)
-EXPECTED_TABLES = ("impressions", "clicks", "revenue_events")
 
 _TABLES_SQL = ("SELECT database, name, engine, engine_full, partition_key, create_table_query, toString(uuid) AS uuid "
                "FROM system.tables WHERE database = currentDatabase() AND NOT is_temporary ORDER BY name")
@@ -43,13 +40,11 @@ def _tables(clickhouse) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------------------- 1.1.3
 
-@check("1.1.3")
+@check("1.1.3", part="version")
 def test_clickhouse_version(clickhouse, expect, evidence):
     version = clickhouse.server_version()
     source = clickhouse.version_source or f"SELECT version() on {clickhouse.where}"
     evidence.record("version", version, source=source)
-    evidence.note("replication is checked by item 2.2.4 (configured if using distributed tables), from "
-                  "system.tables, system.clusters and system.replicas")
     minimum = expect["clickhouse_min_version"]
     major = int(version.split(".")[0])
     if major < minimum:
@@ -57,21 +52,50 @@ def test_clickhouse_version(clickhouse, expect, evidence):
                    expected=f"major version >= {minimum}", where=source)
 
 
+@check("1.1.3", part="replication")
+def test_clickhouse_replication_configured(clickhouse, expect, evidence):
+    """Every MergeTree-family table of the database is Replicated*, with enough active replicas."""
+    minimum = expect["clickhouse_min_replicas"]
+    tables = [t for t in _tables(clickhouse) if is_mergetree(t)]
+    where = _src(clickhouse, "system.tables")
+    if not tables:
+        fail_check("nothing to check", observed="no MergeTree-family table in the database",
+                   expected="the event tables, Replicated*MergeTree", where=where)
+    plain = sorted(t["name"] for t in tables if not is_replicated(t["engine"]))
+    evidence.record("engines", {t["name"]: t["engine"] for t in tables}, source=where)
+    findings = []
+    if plain:
+        findings.append(Finding("tables without replication", plain,
+                                "every MergeTree-family table Replicated* (replicated through a keeper)", where))
+    if len(plain) < len(tables):
+        where_r = _src(clickhouse, "system.replicas")
+        status = clickhouse.query("SELECT table, active_replicas FROM system.replicas "
+                                  "WHERE database = currentDatabase() ORDER BY table")
+        evidence.record("active_replicas", {r["table"]: int(r["active_replicas"]) for r in status}, source=where_r)
+        few = {r["table"]: int(r["active_replicas"]) for r in status if int(r["active_replicas"]) < minimum}
+        if few:
+            findings.append(Finding("active replicas", few, f">= {minimum} (expectations.clickhouse_min_replicas)",
+                                    where_r))
+    fail_check(findings=findings)
+
+
 # ---------------------------------------------------------------------------- 2.2.1
 
 @check("2.2.1")
-def test_tables_have_ttl(clickhouse, evidence):
+def test_tables_have_ttl(clickhouse, expect, evidence):
     tables = _tables(clickhouse)
     where = _src(clickhouse, "system.tables")
     names = {t["name"] for t in tables}
-    missing = [n for n in EXPECTED_TABLES if n not in names]
+    wanted = expect["clickhouse_tables"]
+    missing = [n for n in wanted if n not in names]
     ttls = {t["name"]: ttl_clause(t["engine_full"]) for t in tables if is_mergetree(t)}
     without = sorted(n for n, ttl in ttls.items() if not ttl)
     evidence.record("table_ttls", {n: ttl or None for n, ttl in ttls.items()}, source=where)
     evidence.record("missing_tables", missing, source=where)
     findings = []
     if missing:
-        findings.append(Finding("tables of the schema", f"missing {missing}", f"{list(EXPECTED_TABLES)} exist", where))
+        findings.append(Finding("tables of the schema", f"missing {missing}",
+                                f"{list(wanted)} exist (expectations.clickhouse_tables)", where))
     if without:
         findings.append(Finding("MergeTree tables without TTL", without, "none: a TTL on every MergeTree table", where))
     fail_check(findings=findings)
@@ -128,15 +152,21 @@ def test_materialized_views(clickhouse, expect, evidence):
 # ---------------------------------------------------------------------------- 2.2.4
 
 @check("2.2.4")
-def test_replication(clickhouse, evidence):
+def test_replication(clickhouse, expect, evidence):
     tables = _tables(clickhouse)
     where = _src(clickhouse, "system.tables")
     distributed = [t for t in tables if t["engine"] == "Distributed"]
     replicated = [t["name"] for t in tables if is_replicated(t["engine"])]
+    minimum = expect["clickhouse_min_replicas"]
     evidence.record("distributed_tables", [t["name"] for t in distributed], source=where)
     evidence.record("replicated_tables", replicated, source=where)
     if not distributed and not replicated:
-        not_applicable("no distributed tables: replication not required")
+        if not expect["clickhouse_distributed"]:
+            not_applicable("the profile declares no distributed tables (expectations.clickhouse_distributed = "
+                           "false): replication not required", key="expectations.clickhouse_distributed")
+        fail_check("nothing to check", observed="no Distributed and no Replicated*MergeTree table",
+                   expected="distributed tables over replicated ones (or expectations.clickhouse_distributed = "
+                            "false when there are none)", where=where)
     findings: list[Finding] = []
     where_all = f"{where}, system.clusters and system.replicas"
     by_name = {t["name"]: t for t in tables}
@@ -172,47 +202,55 @@ def test_replication(clickhouse, evidence):
         if not shards:
             findings.append(Finding(f"cluster of {dist['name']}", f"cluster {cluster!r} not in system.clusters",
                                     "the cluster defined", where_c))
-        elif min(shards.values()) < 2:
+        elif min(shards.values()) < minimum:
             findings.append(Finding(f"cluster of {dist['name']}",
-                                    f"cluster {cluster!r} has shards with one replica {shards}",
-                                    ">= 2 replicas per shard", where_c))
+                                    f"cluster {cluster!r} has shards with fewer replicas {shards}",
+                                    f">= {minimum} replicas per shard", where_c))
     if replicated:
         status = clickhouse.query("SELECT table, is_readonly, is_session_expired, total_replicas, active_replicas "
                                   "FROM system.replicas WHERE database = currentDatabase()")
         evidence.record("replicas", status, source=_src(clickhouse, "system.replicas"))
         for r in status:
-            if r["is_readonly"] or r["is_session_expired"] or int(r["active_replicas"]) < 2:
+            if r["is_readonly"] or r["is_session_expired"] or int(r["active_replicas"]) < minimum:
                 findings.append(Finding(f"replica of {r['table']}",
                                         f"readonly={r['is_readonly']} session_expired={r['is_session_expired']} "
                                         f"active_replicas={r['active_replicas']}/{r['total_replicas']}",
-                                        "writable, in session, >= 2 active replicas", where_all))
+                                        f"writable, in session, >= {minimum} active replicas", where_all))
     fail_check(findings=findings)
 
 
 # ---------------------------------------------------------------------------- 2.2.5
 
 @check("2.2.5")
-def test_old_partitions_dropped(clickhouse, evidence):
+def test_old_partitions_dropped(clickhouse, expect, evidence):
     tables = [t for t in _tables(clickhouse) if is_mergetree(t)]
+    if not tables:
+        if expect["clickhouse_tables"] == []:
+            not_applicable("the profile declares no event tables (expectations.clickhouse_tables = [])",
+                           key="expectations.clickhouse_tables")
+        fail_check("nothing to check", observed="no MergeTree-family table in the database",
+                   expected=f"the event tables {expect['clickhouse_tables']} with partitions and a TTL DELETE",
+                   where=_src(clickhouse, "system.tables"))
+    grace_days = expect["ttl_grace_days"]
     rules = {t["name"]: delete_ttl(t["engine_full"]) for t in tables}
     monthly = {t["name"] for t in tables if re.search(r"\btoYYYYMM\(", t["partition_key"] or "")}
     parts = clickhouse.query(
         "SELECT table, min(partition) AS oldest, "
-        f"countIf(toUInt32(delete_ttl_info_max) > 0 AND delete_ttl_info_max < now() - toIntervalDay({TTL_GRACE_DAYS})) "
+        f"countIf(toUInt32(delete_ttl_info_max) > 0 AND delete_ttl_info_max < now() - toIntervalDay({grace_days})) "
         "AS expired_parts, groupUniqArrayIf(partition, toUInt32(delete_ttl_info_max) > 0 AND "
-        f"delete_ttl_info_max < now() - toIntervalDay({TTL_GRACE_DAYS})) AS expired_partitions "
+        f"delete_ttl_info_max < now() - toIntervalDay({grace_days})) AS expired_partitions "
         "FROM system.parts WHERE active AND database = currentDatabase() GROUP BY table ORDER BY table")
     by_table = {p["table"]: p for p in parts}
     cutoffs: dict[str, int] = {}
     windowed = {n: r for n, r in rules.items() if r and n in monthly}
     if windowed:
-        cols = ", ".join(f"{months_ago_sql(r['days'])} AS c{i}" for i, r in enumerate(windowed.values()))
+        cols = ", ".join(f"{months_ago_sql(r['days'], grace_days)} AS c{i}" for i, r in enumerate(windowed.values()))
         row = clickhouse.query(f"SELECT {cols}")[0]
         cutoffs = {n: int(row[f"c{i}"]) for i, n in enumerate(windowed)}
     observed: dict[str, Any] = {}
     findings: list[Finding] = []
     where = _src(clickhouse, "system.tables and system.parts (active parts)")
-    grace = f"+{TTL_GRACE_DAYS} day for TTL merges"
+    grace = f"+{grace_days} day(s) for TTL merges, expectations.ttl_grace_days"
     for name, rule in sorted(rules.items()):
         p = by_table.get(name)
         oldest = p["oldest"] if p else None
@@ -237,27 +275,46 @@ def test_old_partitions_dropped(clickhouse, evidence):
 
 # ---------------------------------------------------------------------------- 2.2.6
 
+def _ram_bytes(clickhouse, expect) -> tuple[int | None, str]:
+    """The server's RAM as the server reports it (OSMemoryTotal), else the profile's clickhouse_ram_gib.
+
+    An embedded engine (the sandbox's chdb) has no system.asynchronous_metrics: only then does the
+    profile's number stand in, and the evidence says which source was used."""
+    sql = "SELECT value FROM system.asynchronous_metrics WHERE metric = 'OSMemoryTotal'"
+    try:
+        value = clickhouse.scalar(sql)
+    except TargetUnavailable as exc:
+        if "UNKNOWN_TABLE" not in str(exc) and "Unknown table" not in str(exc):
+            raise
+        value = None
+    if value:
+        return int(value), f"{sql} on {clickhouse.where}"
+    if expect["clickhouse_ram_gib"]:
+        return int(expect["clickhouse_ram_gib"] * 1024**3), "expectations.clickhouse_ram_gib (the server reports none)"
+    return None, f"{sql} on {clickhouse.where} (no such metric) and expectations.clickhouse_ram_gib (not set)"
+
+
 @check("2.2.6")
 def test_performance_settings(clickhouse, expect, evidence):
     where = _src(clickhouse, "system.settings")
-    rows = clickhouse.query("SELECT name, value, changed FROM system.settings "
-                            "WHERE name IN ('max_memory_usage', 'max_threads')")
+    rows = clickhouse.query("SELECT name, value, changed FROM system.settings WHERE name = 'max_memory_usage'")
     settings = {r["name"]: r["value"] for r in rows}
     evidence.record("settings", {r["name"]: {"value": r["value"], "changed": int(r["changed"])} for r in rows},
                     source=where)
-    ram_gib = expect["clickhouse_ram_gib"]
+    ram, ram_source = _ram_bytes(clickhouse, expect)
+    evidence.record("ram_bytes", ram, source=ram_source)
     findings = []
-    mem_wanted = "non-zero (not unlimited)" + (f" and <= {ram_gib} GiB (clickhouse_ram_gib)" if ram_gib else "")
+    wanted = "non-zero (not unlimited) and below the server's RAM"
     mem = int(re.sub(r"\D", "", settings.get("max_memory_usage", "")) or 0)
+    if ram is None:
+        findings.append(Finding("the server's RAM", "unknown", "OSMemoryTotal, or expectations.clickhouse_ram_gib",
+                                ram_source))
     if mem == 0:
         findings.append(Finding("max_memory_usage", f"{settings.get('max_memory_usage', '(missing)')} (unlimited)",
-                                mem_wanted, where))
-    elif ram_gib and mem > ram_gib * 1024**3:
-        findings.append(Finding("max_memory_usage", f"{mem} bytes ({mem / 1024**3:.1f} GiB): exceeds the RAM",
-                                mem_wanted, where))
-    threads = re.search(r"\d+", settings.get("max_threads", ""))
-    if threads is None or int(threads.group()) < 1:
-        findings.append(Finding("max_threads", settings.get("max_threads", "(missing)"), ">= 1", where))
+                                wanted, where))
+    elif ram is not None and mem >= ram:
+        findings.append(Finding("max_memory_usage", f"{mem} bytes ({mem / 1024**3:.1f} GiB), RAM {ram / 1024**3:.1f} "
+                                f"GiB ({ram_source})", wanted, where))
     fail_check(findings=findings)
 
 
@@ -287,15 +344,17 @@ def test_ttl_matches_retention_policy(clickhouse, expect, evidence):
 # ---------------------------------------------------------------------------- 10.4.2
 
 @check("10.4.2")
-def test_first_impressions_tracked(clickhouse, evidence):
-    where = _src(clickhouse, "impressions")
+def test_first_impressions_tracked(clickhouse, expect, evidence):
+    table, column = expect["clickhouse_impressions_table"], expect["clickhouse_time_column"]
+    where = _src(clickhouse, table)
     exists = clickhouse.scalar("SELECT count() FROM system.tables WHERE database = currentDatabase() "
-                               "AND name = 'impressions'")
+                               "AND name = {t:String}", {"t": table})
     if not exists:
-        fail_check("no impressions table", observed="table impressions does not exist",
-                   expected="impressions with count() > 0", where=_src(clickhouse, "system.tables"))
-    row = clickhouse.query("SELECT count() AS n, toString(max(event_time)) AS latest FROM impressions")[0]
-    evidence.record("impressions", int(row["n"]), source=f"SELECT count() FROM impressions on {clickhouse.where}")
+        fail_check("no impressions table", observed=f"table {table} does not exist",
+                   expected=f"{table} with count() > 0 (expectations.clickhouse_impressions_table)",
+                   where=_src(clickhouse, "system.tables"))
+    row = clickhouse.query(f"SELECT count() AS n, toString(max(`{column}`)) AS latest FROM `{table}`")[0]
+    evidence.record("impressions", int(row["n"]), source=f"SELECT count() FROM {table} on {clickhouse.where}")
     evidence.record("latest_impression", row["latest"] if row["n"] else None, source=where)
     if not row["n"]:
         fail_check("no ad impressions tracked", observed="count() = 0", expected="count() > 0", where=where)

@@ -36,7 +36,7 @@ def test_postgres_version_and_standby(postgres, expect, evidence):
 
 @check("2.1.1")
 def test_migrations_applied(postgres, expect, evidence):
-    sql = "SELECT * FROM schema_migrations ORDER BY version"
+    sql = f"SELECT * FROM \"{expect['migrations_table']}\" ORDER BY version"
     where = _where(postgres, sql)
     rows = postgres.query(sql)
     versions = [str(r["version"]) for r in rows]
@@ -65,15 +65,16 @@ ORDER BY 1, 2
 
 
 @check("2.1.2")
-def test_indexes_created(postgres, evidence):
-    where = _where(postgres, "pg_indexes, pg_index, pg_constraint")
+def test_indexes_created(postgres, expect, evidence):
+    schema = expect["postgres_schema"]
+    where = _where(postgres, f"pg_indexes, pg_index, pg_constraint (schema {schema})")
     counts = postgres.query("SELECT tablename, count(*) AS indexes FROM pg_indexes "
-                            "WHERE schemaname = 'public' GROUP BY tablename ORDER BY tablename")
+                            "WHERE schemaname = %s GROUP BY tablename ORDER BY tablename", (schema,))
     evidence.record("indexes_per_table", {r["tablename"]: r["indexes"] for r in counts}, source=where)
     no_pk = [r["t"] for r in postgres.query(
         "SELECT c.relname AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT EXISTS "
-        "(SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) ORDER BY 1")]
+        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT EXISTS "
+        "(SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) ORDER BY 1", (schema,))]
     invalid = [r["i"] for r in postgres.query(
         "SELECT indexrelid::regclass::text AS i FROM pg_index WHERE NOT indisvalid OR NOT indisready")]
     unindexed = [f"{r['table']}({r['columns']})" for r in postgres.query(_UNINDEXED_FKS)]
@@ -81,7 +82,7 @@ def test_indexes_created(postgres, evidence):
     evidence.record("foreign_keys_without_index", unindexed, source=where)
     evidence.record("invalid_indexes", invalid, source=where)
     if not counts:
-        fail_check("indexes", observed="no index in schema public", expected="indexes on every table", where=where)
+        fail_check("indexes", observed=f"no index in schema {schema}", expected="indexes on every table", where=where)
     fail_check(findings=[Finding(what, found, expected, where) for what, found, expected in (
         ("tables without a primary key", no_pk, "none"),
         ("foreign keys without an index", unindexed, "none: an index leading with every foreign key's columns"),
@@ -99,7 +100,7 @@ FROM pg_roles r WHERE rolname = %s
 
 @check("2.1.3")
 def test_application_user_least_privilege(postgres, expect, evidence):
-    role = expect["postgres_app_role"]
+    role, schema = expect["postgres_app_role"], expect["postgres_schema"]
     where = _where(postgres, f"pg_roles, pg_class ownership, has_*_privilege for role {role}")
     rows = postgres.query(_ROLE, (role,))
     if not rows:
@@ -108,10 +109,10 @@ def test_application_user_least_privilege(postgres, expect, evidence):
     evidence.record("role", r, source=where)
     owned = [x["o"] for x in postgres.query(
         "SELECT c.relname AS o FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE pg_get_userbyid(c.relowner) = %s AND n.nspname = 'public' ORDER BY 1", (role,))]
+        "WHERE pg_get_userbyid(c.relowner) = %s AND n.nspname = %s ORDER BY 1", (role, schema))]
     can_create = postgres.query(
-        "SELECT has_schema_privilege(%s, 'public', 'CREATE') AS schema_create, "
-        "has_database_privilege(%s, current_database(), 'CREATE') AS db_create", (role, role))[0]
+        "SELECT has_schema_privilege(%s, %s, 'CREATE') AS schema_create, "
+        "has_database_privilege(%s, current_database(), 'CREATE') AS db_create", (role, schema, role))[0]
     evidence.record("owns", owned, source=where)
     evidence.record("create_privileges", can_create, source=where)
     powerful = {"pg_write_all_data", "pg_read_server_files", "pg_write_server_files", "pg_execute_server_program",
@@ -123,13 +124,13 @@ def test_application_user_least_privilege(postgres, expect, evidence):
         (f"role attributes of {role}", flags, "none of superuser, createrole, createdb, bypassrls, replication"),
         (f"powerful roles {role} is a member of", member_of, "none"),
         (f"tables {role} owns", owned[:10], "none (the migrations' role owns the schema)"),
-        (f"CREATE privileges of {role}", creates, "no CREATE on schema public or the database"),
+        (f"CREATE privileges of {role}", creates, f"no CREATE on schema {schema} or the database"),
         (f"login of {role}", [] if r["rolcanlogin"] else "cannot log in", "can log in"),
     ) if found])
 
 
 @check("2.1.4")
-def test_read_replica(postgres, postgres_replica, evidence):
+def test_read_replica(postgres, postgres_replica, expect, evidence):
     where_p = _where(postgres, "pg_stat_replication")
     where_r = _where(postgres_replica, "pg_is_in_recovery(), pg_last_xact_replay_timestamp()")
     standbys = postgres.query("SELECT application_name, client_addr::text, state, replay_lag::text "
@@ -150,7 +151,7 @@ def test_read_replica(postgres, postgres_replica, evidence):
         findings.append(Finding("replication", standbys or "no standby", "a streaming standby", where_p))
     fail_check(findings=findings)
     # the replica answers a read of application data (what analytics does)
-    postgres_replica.query("SELECT count(*) FROM schema_migrations")
+    postgres_replica.query(f"SELECT count(*) FROM \"{expect['migrations_table']}\"")
 
 
 @check("2.1.5")
@@ -164,12 +165,13 @@ def test_connection_pooling(pgbouncer, evidence):
     evidence.record("max_client_conn", config.get("max_client_conn"), source=where)
     target = pgbouncer.settings.get("dbname")
     if target not in pooled:
-        fail_check("pooled database", observed=pooled, expected=f"{target!r} served through PgBouncer", where=where)
+        fail_check("pooled database", observed=f"pooled databases {pooled}",
+                   expected=f"{target!r} served through PgBouncer", where=where)
     # and a query goes through the pool
     pgbouncer.query("SELECT 1")
 
 
-@check("2.1.6", part="postgres")  # the RDS retention is part "aws"
+@check("2.1.6", part="postgres")  # the RDS retention (30 days) is the catalog's part "aws"
 def test_point_in_time_recovery(postgres, evidence):
     where = _where(postgres, "SHOW wal_level, archive_mode, archive_command; pg_stat_archiver")
     settings = {k: postgres.show(k) for k in ("wal_level", "archive_mode", "archive_command", "archive_timeout")}
@@ -230,8 +232,8 @@ def test_slow_queries_indexed(postgres, expect, evidence):
     slow = _slow_queries(postgres, expect["slow_query_ms"])
     seq_heavy = postgres.query(
         "SELECT relname AS table, seq_scan, idx_scan, n_live_tup FROM pg_stat_user_tables "
-        "WHERE n_live_tup >= 10000 AND seq_scan > coalesce(idx_scan, 0) AND seq_tup_read > 10 * n_live_tup "
-        "ORDER BY seq_tup_read DESC LIMIT 20")
+        "WHERE n_live_tup >= %s AND seq_scan > coalesce(idx_scan, 0) AND seq_tup_read > %s * n_live_tup "
+        "ORDER BY seq_tup_read DESC LIMIT 20", (expect["seq_scan_min_rows"], expect["seq_scan_read_factor"]))
     evidence.record("slow_queries", slow, source=where)
     evidence.record("large_tables_read_by_sequential_scan", seq_heavy, source=where)
     if slow or seq_heavy:
@@ -241,21 +243,25 @@ def test_slow_queries_indexed(postgres, expect, evidence):
 
 
 @check("6.1.3")
-def test_autovacuum_aggressive(postgres, evidence):
+def test_autovacuum_aggressive(postgres, expect, evidence):
     where = _where(postgres, "pg_settings (autovacuum*)")
     rows = postgres.query("SELECT name, setting FROM pg_settings WHERE name LIKE 'autovacuum%%' ORDER BY name")
     settings = {r["name"]: r["setting"] for r in rows}
     evidence.record("settings", settings, source=where)
     disabled = [r["t"] for r in postgres.query(
         "SELECT relname AS t FROM pg_class WHERE 'autovacuum_enabled=false' = ANY (reloptions)")]
-    fail_check(findings=autovacuum_findings(settings, disabled, where))
+    fail_check(findings=autovacuum_findings(settings, disabled, where, expect["autovacuum_max"]))
 
 
 @check("6.1.4")
-def test_statistics_analyzed(postgres, evidence):
+def test_statistics_analyzed(postgres, expect, evidence):
     where = _where(postgres, "pg_stat_user_tables (last_analyze, last_autoanalyze)")
     rows = postgres.query("SELECT relname, last_analyze::text, last_autoanalyze::text FROM pg_stat_user_tables "
                           "ORDER BY relname")
+    if len(rows) < expect["postgres_min_tables"]:  # no table: nothing was found analysed or not
+        fail_check("nothing to check", observed=f"{len(rows)} user tables",
+                   expected=f">= {expect['postgres_min_tables']} tables to inspect (expectations.postgres_min_tables "
+                            "= 0 declares a database without tables)", where=where)
     never = [r["relname"] for r in rows if not r["last_analyze"] and not r["last_autoanalyze"]]
     evidence.record("tables", len(rows), source=where)
     evidence.record("never_analyzed", never, source=where)
@@ -265,29 +271,31 @@ def test_statistics_analyzed(postgres, evidence):
 
 @check("5.3.3")
 def test_audit_logs_table(postgres, expect, evidence):
-    role = expect["postgres_app_role"]
-    where = _where(postgres, "information_schema.columns, has_table_privilege on audit_logs")
+    role, table, schema = expect["postgres_app_role"], expect["audit_log_table"], expect["postgres_schema"]
+    where = _where(postgres, f"information_schema.columns, has_table_privilege on {schema}.{table}")
     columns = [r["column_name"] for r in postgres.query(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'audit_logs' ORDER BY ordinal_position")]
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+        "ORDER BY ordinal_position", (schema, table))]
     evidence.record("columns", columns, source=where)
     if not columns:
-        fail_check("audit_logs", observed="no audit_logs table", expected="an audit_logs table", where=where)
-    required = {"created_at", "actor", "action"}
+        fail_check(table, observed=f"no table {schema}.{table}",
+                   expected=f"an audit trail table {table} (expectations.audit_log_table)", where=where)
+    required = set(expect["audit_log_columns"])
     missing = sorted(required - set(columns))
     privileges = postgres.query(
-        "SELECT p AS privilege, has_table_privilege(%s, 'audit_logs', p) AS granted "
-        "FROM unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) AS p", (role,))
+        "SELECT p AS privilege, has_table_privilege(%s, format('%%I.%%I', %s::text, %s::text), p) AS granted "
+        "FROM unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) AS p", (role, schema, table))
     granted = {r["privilege"]: r["granted"] for r in privileges}
     evidence.record(f"privileges_of_{role}", granted, source=where)
     altering = [p for p in ("UPDATE", "DELETE", "TRUNCATE") if granted[p]]
     findings = []
     if missing:
-        findings.append(Finding("columns of audit_logs", f"missing {missing}", f"columns {sorted(required)}", where))
+        findings.append(Finding(f"columns of {table}", f"missing {missing}", f"columns {sorted(required)}", where))
     if not granted["INSERT"]:
-        findings.append(Finding(f"INSERT on audit_logs by {role}", f"{role} cannot INSERT (actions would go unlogged)",
+        findings.append(Finding(f"INSERT on {table} by {role}", f"{role} cannot INSERT (actions would go unlogged)",
                                 "granted", where))
     if altering:
-        findings.append(Finding(f"privileges of {role} on audit_logs",
+        findings.append(Finding(f"privileges of {role} on {table}",
                                 f"{role} can {', '.join(altering)} (the trail could be altered)", "INSERT only",
                                 where))
     fail_check(findings=findings)
@@ -304,8 +312,9 @@ def test_no_slow_queries(postgres, expect, evidence):
 
 
 @check("10.4.1")
-def test_customer_signups(postgres, evidence):
-    sql = "SELECT count(*) FROM customers WHERE created_at > now() - interval '24 hours'"
+def test_customer_signups(postgres, expect, evidence):
+    table, column = expect["signups_table"], expect["signups_time_column"]
+    sql = f"SELECT count(*) FROM \"{table}\" WHERE \"{column}\" > now() - interval '24 hours'"
     where = _where(postgres, sql)
     count = postgres.scalar(sql)
     evidence.record("signups_last_24h", count, source=where)

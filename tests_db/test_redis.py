@@ -12,7 +12,6 @@ import time
 
 from pytest_apexready import Finding, TargetUnavailable, check, fail_check
 from pytest_apexready.rules.redis import (
-    SNAPSHOT_MAX_AGE,
     maxmemory_finding,
     save_rules,
     ttl_findings,
@@ -97,7 +96,8 @@ def test_max_memory(redis, expect, apex_profile, evidence):
                                 "expectation redis_ram_gib is not set: the instance RAM is needed to check "
                                 "maxmemory = 80% of RAM; add [expectations] redis_ram_gib = <GiB>")
     evidence.record("redis_ram_gib", ram_gib, source=f"profile {apex_profile.path.name} [expectations]")
-    found = maxmemory_finding(maxmemory, ram_gib, where)
+    found = maxmemory_finding(maxmemory, ram_gib, where, expect["redis_maxmemory_ratio"],
+                              expect["redis_maxmemory_tolerance"])
     fail_check(findings=[found] if found else [])
 
 
@@ -112,7 +112,7 @@ def test_connection_limit(redis, expect, evidence):
 
 
 @check("2.3.5")
-def test_high_availability(redis, apex_profile, request, evidence):
+def test_high_availability(redis, expect, apex_profile, request, evidence):
     import redis as redis_py
 
     problems: list[Finding] = []
@@ -148,10 +148,10 @@ def test_high_availability(redis, apex_profile, request, evidence):
 
     if apex_profile.target("redis_sentinel") is not None:
         sentinel = request.getfixturevalue("redis_sentinel")
-        name = sentinel.settings.get("master_name", "mymaster")
+        name = sentinel.settings.get("master_name") or expect["redis_sentinel_master"]
         swhere = f"SENTINEL MASTER {name} on {sentinel.where}"
         try:
-            master = sentinel.master()
+            master = sentinel.master(name)
         except redis_py.ResponseError as exc:
             fail_check(findings=[*problems, Finding("Sentinel", observed=str(exc),
                                                     expected=f"Sentinel monitors {name}", where=swhere)])
@@ -162,7 +162,8 @@ def test_high_availability(redis, apex_profile, request, evidence):
         if "master" not in flags or flags & {"s_down", "o_down", "disconnected"}:
             problems.append(Finding(f"Sentinel view of {name}", observed=f"flags {fields['flags']}",
                                     expected="flags master (not s_down/o_down/disconnected)", where=swhere))
-        host, port = str(redis.settings.get("host", "127.0.0.1")), int(redis.settings.get("port", 6379))
+        # the primary as the profile names it ([targets.redis] host and port are required there)
+        host, port = str(redis.settings["host"]), int(redis.settings["port"])
         run_id = redis.info("server").get("run_id")
         same_addr = str(fields["port"]) == str(port) and fields["ip"] in _addresses(host)
         if not same_addr and fields["runid"] != run_id:
@@ -206,7 +207,13 @@ def test_cache_ttls(redis, expect, evidence):
         live = [t for t in ttls.values() if t >= 0]
         evidence.record(f"TTLs of {pattern}", {"keys": len(ttls), "no_ttl": sum(t == -1 for t in ttls.values()),
                                                "max_ttl": max(live, default=None), "limit": limit}, source=where)
-        found += sum(t != -2 for t in ttls.values())
+        live_keys = sum(t != -2 for t in ttls.values())
+        found += live_keys
+        if not live_keys and pattern not in expect["redis_ttl_optional"]:
+            # a configured pattern nothing matches was not verified: wrong pattern, or a cold cache
+            problems.append(Finding(f"cache TTLs of {pattern}", observed="nothing to check: no key matches",
+                                    expected=f"keys of {pattern} with TTL <= {limit} s (or the pattern listed in "
+                                             "expectations.redis_ttl_optional when it may be empty)", where=where))
         problems += ttl_findings(pattern, ttls, int(limit), where)
     if not found:
         problems.append(Finding("cache TTLs", observed=f"no keys match any of {', '.join(limits)}; cannot verify TTLs",
@@ -219,7 +226,8 @@ def test_cache_ttls(redis, expect, evidence):
 # --------------------------------------------------------------------------- 8.1 backups
 
 @check("8.1.3")
-def test_rdb_backups(redis, evidence):
+def test_rdb_backups(redis, expect, evidence):
+    max_age = int(expect["redis_snapshot_max_age_hours"] * 3600)
     problems: list[Finding] = []
     save = redis.config_get("save")
     where_save = f"CONFIG GET save on {redis.where}"
@@ -230,9 +238,10 @@ def test_rdb_backups(redis, evidence):
         rules = []
         problems.append(Finding("RDB save rules", observed=str(exc), expected="pairs of <seconds> <changes>",
                                 where=where_save))
-    if not any(seconds <= SNAPSHOT_MAX_AGE and changes >= 1 for seconds, changes in rules):
+    if not any(seconds <= max_age and changes >= 1 for seconds, changes in rules):
         problems.append(Finding("RDB snapshot schedule", observed=repr(save or ""),
-                                expected=f"a save rule <seconds> <changes> with seconds <= {SNAPSHOT_MAX_AGE} (daily)",
+                                expected=f"a save rule <seconds> <changes> with seconds <= {max_age} "
+                                         "(expectations.redis_snapshot_max_age_hours)",
                                 where=where_save))
     info = redis.info("persistence")
     where = f"INFO persistence on {redis.where}"
@@ -247,8 +256,8 @@ def test_rdb_backups(redis, evidence):
     if status != "ok":
         problems.append(Finding("rdb_last_bgsave_status", observed=status, expected="ok", where=where))
     # an old snapshot is still a full backup when nothing has changed since (save rules only fire on changes)
-    if age > SNAPSHOT_MAX_AGE and changes > 0:
+    if age > max_age and changes > 0:
         problems.append(Finding("age of the last RDB snapshot",
                                 observed=f"{age} s ({age / 3600:.1f} h) with {changes} changes not yet saved",
-                                expected=f"<= {SNAPSHOT_MAX_AGE} s (a snapshot at least daily)", where=where))
+                                expected=f"<= {max_age} s (expectations.redis_snapshot_max_age_hours)", where=where))
     fail_check(findings=problems)

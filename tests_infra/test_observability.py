@@ -79,7 +79,8 @@ def test_business_metrics_instrumented(prometheus, expect, evidence):
 @check("7.1.3")
 def test_service_mesh_metrics(prometheus, expect, evidence):
     if expect["service_mesh"] == "none":
-        not_applicable("the profile declares no service mesh (expectations.service_mesh = \"none\")")
+        not_applicable("the profile declares no service mesh (expectations.service_mesh = \"none\")",
+                       key="expectations.service_mesh")
     expr = "sum by (destination_service) (rate(istio_requests_total[5m]))"
     samples, refused = obs.value(prometheus, expr)
     if refused or not samples:

@@ -26,7 +26,7 @@ def test_no_secrets_in_configmaps(kubernetes, evidence):
 
 
 @check("5.1.3")
-def test_service_accounts_minimal(kubernetes, evidence):
+def test_service_accounts_minimal(kubernetes, expect, evidence):
     where = k8s.where(kubernetes, "GET serviceaccounts, roles, rolebindings, clusterrolebindings, workloads")
     ns = kubernetes.namespace
     accounts = {sa["metadata"]["name"]: sa for sa in kubernetes.list("ServiceAccount")}
@@ -50,6 +50,10 @@ def test_service_accounts_minimal(kubernetes, evidence):
                 if "*" in rule.get("verbs", []) or "*" in rule.get("resources", []):
                     wildcards.append(f"{s['name']}: Role {ref['name']} grants wildcards {rule}")
     workloads = kubernetes.list("Deployment") + kubernetes.list("CronJob")
+    if len(workloads) < expect["k8s_min_workloads"]:  # no workload: nothing's ServiceAccount was inspected
+        fail_check("nothing to check", observed=f"{len(workloads)} Deployments and CronJobs in namespace {ns}",
+                   expected=f">= {expect['k8s_min_workloads']} workloads whose ServiceAccounts are inspected "
+                            "(expectations.k8s_min_workloads = 0 declares a namespace without them)", where=where)
     for w in workloads:
         pod = k8s.pod_spec(w)
         sa = pod.get("serviceAccountName", "default")

@@ -5,11 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["DAYS_PER", "TTL_GRACE_DAYS", "delete_ttl", "interval_days", "is_mergetree", "is_replicated",
+__all__ = ["DAYS_PER", "delete_ttl", "interval_days", "is_mergetree", "is_replicated",
            "months_ago_sql", "mv_target", "split_top", "ttl_clause", "unqualify"]
-
-#: TTL merges are not instant (merge_with_ttl_timeout): an expired part may live this long
-TTL_GRACE_DAYS = 1
 
 DAYS_PER = {"SECOND": 1 / 86400, "MINUTE": 1 / 1440, "HOUR": 1 / 24, "DAY": 1, "WEEK": 7,
             "MONTH": 365.2425 / 12, "QUARTER": 365.2425 / 4, "YEAR": 365.2425}
@@ -102,6 +99,9 @@ def mv_target(view: dict[str, Any], tables: list[dict[str, Any]]) -> tuple[str |
     return None, f".inner.{view['name']}"
 
 
-def months_ago_sql(days: float) -> str:
-    """SQL for the oldest monthly partition (YYYYMM) a TTL of ``days`` keeps, TTL merge grace included."""
-    return f"toYYYYMM(now() - toIntervalSecond({int(days * 86400)}) - toIntervalDay({TTL_GRACE_DAYS}))"
+def months_ago_sql(days: float, grace_days: float) -> str:
+    """SQL for the oldest monthly partition (YYYYMM) a TTL of ``days`` keeps, ``grace_days`` of TTL merges included.
+
+    TTL merges are not instant (merge_with_ttl_timeout), so an expired part may outlive its TTL by the
+    profile's ``ttl_grace_days``."""
+    return f"toYYYYMM(now() - toIntervalSecond({int((days + grace_days) * 86400)}))"

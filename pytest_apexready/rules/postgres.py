@@ -7,15 +7,12 @@ from typing import Any
 
 from ..outcomes import Finding
 
-__all__ = ["AUTOVACUUM_AGGRESSIVE", "GIB", "MIB", "archiving_findings", "autovacuum_findings", "memory_findings",
+__all__ = ["GIB", "MIB", "archiving_findings", "autovacuum_findings", "memory_findings",
            "ratio_finding", "size"]
 
 GIB = 1024**3
 MIB = 1024**2
 
-#: the most each autovacuum setting may be for "aggressive" (checklist 6.1.3)
-AUTOVACUUM_AGGRESSIVE = {"autovacuum_vacuum_scale_factor": 0.1, "autovacuum_analyze_scale_factor": 0.05,
-                         "autovacuum_naptime": 60}
 #: archive_command values that archive nothing
 NO_ARCHIVE = ("", "(disabled)", "/bin/true", "true", ":")
 
@@ -66,12 +63,13 @@ def archiving_findings(settings: Mapping[str, str], archiver: Mapping[str, Any],
     return found
 
 
-def autovacuum_findings(settings: Mapping[str, str], disabled: list[str], where: str) -> list[Finding]:
-    """6.1.3: autovacuum on, aggressive thresholds, enabled on every table."""
+def autovacuum_findings(settings: Mapping[str, str], disabled: list[str], where: str,
+                        limits: Mapping[str, float]) -> list[Finding]:
+    """6.1.3: autovacuum on, thresholds at most ``limits`` (expectations.autovacuum_max), enabled on every table."""
     found = []
     if settings.get("autovacuum") != "on":
         found.append(Finding("autovacuum", settings.get("autovacuum"), "on", where))
-    for name, limit in AUTOVACUUM_AGGRESSIVE.items():
+    for name, limit in limits.items():
         if float(settings.get(name, "inf")) > limit:
             found.append(Finding(name, settings.get(name), f"<= {limit}", where))
     if disabled:

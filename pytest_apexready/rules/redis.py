@@ -7,13 +7,10 @@ from typing import Any
 
 from ..outcomes import Finding
 
-__all__ = ["GIB", "MAXMEMORY_RATIO", "MAXMEMORY_TOLERANCE", "SNAPSHOT_MAX_AGE", "maxmemory_finding", "redis_major",
+__all__ = ["GIB", "maxmemory_finding", "redis_major",
            "save_rules", "ttl_findings", "version_finding"]
 
 GIB = 1024 ** 3
-MAXMEMORY_RATIO = 0.80
-MAXMEMORY_TOLERANCE = 0.05          # of instance RAM, either side
-SNAPSHOT_MAX_AGE = 86400            # "daily"
 
 
 def redis_major(version: Any) -> int:
@@ -42,12 +39,13 @@ def save_rules(save: str | None) -> list[tuple[int, int]]:
     return [(int(nums[i]), int(nums[i + 1])) for i in range(0, len(nums), 2)]
 
 
-def maxmemory_finding(maxmemory: int, ram_gib: float, where: str) -> Finding | None:
+def maxmemory_finding(maxmemory: int, ram_gib: float, where: str, ratio: float, tolerance: float) -> Finding | None:
+    """2.3.3: maxmemory is ``ratio`` of the RAM, give or take ``tolerance`` of the RAM (the profile's numbers)."""
     ram = ram_gib * GIB
-    want = MAXMEMORY_RATIO * ram
-    lo, hi = want - MAXMEMORY_TOLERANCE * ram, want + MAXMEMORY_TOLERANCE * ram
-    expected = (f"80% of {ram_gib:g} GiB = {int(want)} bytes "
-                f"(accepted {int(lo)}..{int(hi)}, i.e. 75%..85% of RAM)")
+    want = ratio * ram
+    lo, hi = want - tolerance * ram, want + tolerance * ram
+    expected = (f"{ratio:.0%} of {ram_gib:g} GiB = {int(want)} bytes "
+                f"(accepted {int(lo)}..{int(hi)}, i.e. {ratio - tolerance:.0%}..{ratio + tolerance:.0%} of RAM)")
     if maxmemory == 0:
         return Finding("maxmemory", "0 (unlimited: Redis grows until the OS kills it)", expected, where)
     if not lo <= maxmemory <= hi:

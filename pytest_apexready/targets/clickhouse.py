@@ -111,6 +111,10 @@ class ClickHouse(Target):
         except OperationalError as exc:
             raise self.unavailable(exc) from None
         except DatabaseError as exc:  # the server refused this query (rights, unknown column): not remembered
+            if "ACCESS_DENIED" in str(exc) or "Code: 497" in str(exc):  # its words name the grant it needs
+                raise TargetUnavailable(self.name, self.where, "permission denied (ACCESS_DENIED, code 497) for this "
+                                        f"item's query: {describe_error(exc)}; grant the checker that privilege") \
+                    from None
             raise TargetUnavailable(self.name, self.where, f"query refused: {describe_error(exc)}") from None
         return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
 

@@ -7,6 +7,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from ..outcomes import TargetUnavailable
 from .base import Target
 
 _READ_ONLY = "-c default_transaction_read_only=on -c statement_timeout={ms} -c application_name=apexready"
@@ -53,7 +54,10 @@ class Postgres(Target):
             with conn.cursor(row_factory=dict_row) as cur:
                 cur.execute(sql, params)
                 return list(cur.fetchall()) if cur.description else []
-        except (psycopg.OperationalError, psycopg.errors.InsufficientPrivilege) as exc:
+        except psycopg.errors.InsufficientPrivilege as exc:
+            # this query's privilege, not the target: only the item that asked errors (not remembered)
+            raise TargetUnavailable(self.name, self.where, permission_denied(exc, sql)) from None
+        except psycopg.OperationalError as exc:
             raise self.unavailable(exc) from None
 
     def scalar(self, sql: str, params: Any = None) -> Any:
@@ -68,6 +72,14 @@ class Postgres(Target):
         row = self.query("SELECT setting::bigint AS v, unit FROM pg_settings WHERE name = %s", (setting,))[0]
         units = {"B": 1, "kB": 1024, "8kB": 8192, "MB": 1024**2, "16MB": 16 * 1024**2, "GB": 1024**3}
         return int(row["v"]) * units.get(row["unit"] or "B", 1)
+
+
+def permission_denied(exc: BaseException, sql: str) -> str:
+    """'permission denied: <the server's words, which name the object and privilege>; the query'."""
+    text = " ".join(str(exc).split())[:300]
+    return (f"permission denied (InsufficientPrivilege): {text}; the checker's role lacks the privilege this "
+            f"item's query needs ({' '.join(sql.split())[:120]}); grant it, e.g. pg_read_all_stats or "
+            "pg_read_all_settings, or SELECT on the object named")
 
 
 class PgBouncer(Postgres):

@@ -8,6 +8,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from ..outcomes import TargetUnavailable
 from .base import Target
 
 #: the only commands a check may send; anything else is a bug in the check
@@ -51,8 +52,12 @@ class Redis(Target):
         self._trace("redis", *args)
         try:
             return client.execute_command(*args)
-        except (redis.ConnectionError, redis.TimeoutError, redis.AuthenticationError,
-                redis.exceptions.NoPermissionError) as exc:
+        except redis.exceptions.NoPermissionError as exc:
+            # the ACL refuses this command, not the target: only the item that sent it errors (not remembered)
+            raise TargetUnavailable(self.name, self.where, f"permission denied (NOPERM) for {two}: "
+                                    f"{' '.join(str(exc).split())[:200]}; allow it in the checker's ACL "
+                                    f"(+{two.lower().replace(' ', '|')})") from None
+        except (redis.ConnectionError, redis.TimeoutError, redis.AuthenticationError) as exc:
             raise self.unavailable(exc) from None
 
     def info(self, section: str | None = None) -> dict[str, Any]:
@@ -80,8 +85,9 @@ class Redis(Target):
 
 
 class Sentinel(Redis):
-    def master(self) -> dict[str, Any]:
-        raw = self.call("SENTINEL", "MASTER", self.settings.get("master_name", "mymaster"))
+    def master(self, name: str | None = None) -> dict[str, Any]:
+        """SENTINEL MASTER ``name`` (the checks pass master_name, else expectations.redis_sentinel_master)."""
+        raw = self.call("SENTINEL", "MASTER", name or self.settings.get("master_name", ""))
         if isinstance(raw, dict):
             return raw
         return dict(zip(raw[::2], raw[1::2], strict=False))
