@@ -284,21 +284,18 @@ def test_closed_port_errors_every_item_with_one_reason(env, tmp_path):
 
 
 def test_silent_server_costs_one_timeout(env, tmp_path):
+    # counts, not wall time (benchmarks/dead_targets.py measures that): one reason naming the timeout for
+    # every item, and one connection for all of them
     server = SilentServer()
     try:
-        t0 = time.monotonic()
         run = run_checks(tmp_path, "redis", profile(target("redis", server.port, timeout=1)), env=env,
                          suites=("tests_db",))
-        elapsed = time.monotonic() - t0
     finally:
         server.close()
     assert_items(run, "error")
     assert len({run.bare_reason(i) for i in ITEMS}) == 1
     assert "Timeout" in run.reason("2.3.1"), run.reason("2.3.1")
     assert 1 <= server.accepted <= 2, server.accepted
-    durations = {i: sum(t["duration_s"] for t in run.items[i]["tests"]) for i in ITEMS}
-    assert sum(durations.values()) < 3, durations
-    assert elapsed < 15, elapsed
 
 
 # --------------------------------------------------------------------------- pure logic (no Redis 6 here)
