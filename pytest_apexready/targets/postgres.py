@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import psycopg
@@ -93,8 +94,15 @@ class PgBouncer(Postgres):
         self._admin.startup_options = False
 
     def _probe_read(self) -> None:
-        # the pool answered the connect; the admin console is what the checks read
         self.show_table("VERSION")
+
+    def probe(self) -> TargetUnavailable | None:
+        """The admin console only (SHOW VERSION): whether the pool serves ``dbname`` is what 2.1.5 checks,
+        so a pool that does not serve it must fail that item, not make the whole target "could not check"."""
+        if self._failure is None:
+            with contextlib.suppress(TargetUnavailable):  # show_table remembers the failure
+                self._probe_read()
+        return self._failure
 
     def show_table(self, what: str) -> list[dict[str, Any]]:
         """``SHOW POOLS`` / ``SHOW CONFIG`` / ``SHOW DATABASES`` on the admin console (read-only by nature)."""
