@@ -16,6 +16,7 @@ Nothing in namespace ``apexmediation`` is changed; the sandbox is neither starte
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from pathlib import Path
@@ -133,7 +134,18 @@ def negative_ns(admin, tmp_path_factory):
 @pytest.fixture(scope="module")
 def negative(negative_ns, tmp_path_factory):
     return run_checks(tmp_path_factory.mktemp("k8s-neg-run"), "k8s",
-                      profile(negative_ns, expectations='kubernetes_min_version = "1.99"\n'))
+                      profile(negative_ns, expectations='kubernetes_min_version = "1.99"\npdb_min_available = 3\n'))
+
+
+#: the compliant namespace read against stricter expectations: branches the variant cannot show
+STRICT = ('console_api_url = "https://api.elsewhere.example"\nconsole_cdn_url = "https://cdn.elsewhere.example"\n'
+          'secret_min_length = 4096\nhealth_path = "/healthz-elsewhere"\njob_success_max_age_hours = 0.0001\n'
+          'k8s_min_workloads = 1000\n')
+
+
+@pytest.fixture(scope="module")
+def strict(sandbox_k8s, tmp_path_factory):
+    return run_checks(tmp_path_factory.mktemp("k8s-strict"), "k8s", profile(expectations=STRICT))
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +176,9 @@ def test_sandbox_passes_every_kubernetes_item(compliant):
 #: item -> strings its failure reasons must contain (the observed values of the variant)
 NEGATIVE = {
     "1.1.1": ["observed v1.36", "expected >= 1.99"],
-    "1.3.5": ["backup CronJobs missing: observed ['postgres-backup', 'clickhouse-backup']"],
+    "1.3.5": ["backup CronJobs missing: observed ['clickhouse-backup']",
+              "backup CronJobs suspended: observed ['postgres-backup']",
+              "backup CronJobs less than daily: observed {'postgres-backup': '0 3 * * 0'}"],
     "3.1.1": ["'backend': 'registry.local/apexmediation-backend:latest'", "never latest"],
     "3.1.2": ["variables in Secret backend-secrets: observed 5; expected at least",
               "observed missing ['OPENAI_API_KEY', 'STRIPE_SECRET_KEY']"],
@@ -174,7 +188,8 @@ NEGATIVE = {
     "3.1.6": ["livenessProbe of backend: observed none on ['backend']"],
     "3.1.7": ["observed 2 desired, 2 ready", "expected at least 3 desired and ready"],
     "3.1.8": ["observed 1 to 20 replicas", "expected 3 to 10 replicas"],
-    "3.1.9": ["observed minAvailable 1", "expected minAvailable 2"],
+    "3.1.9": ["observed minAvailable 2; expected minAvailable 3",
+              "observed 2 healthy of 2 needed, 0 disruptions allowed; expected at least 1 disruption allowed"],
     "3.2.1": ["'console': 'registry.local/apexmediation-console'"],
     "3.2.2": ["NODE_ENV of console: observed development",
               "server of console: observed the development server (npx next dev)"],
@@ -220,6 +235,25 @@ def test_noncompliant_variant_fails_every_item(negative, negative_ns):
     # values of secrets and ConfigMap entries are never shown, only their names
     everything = json.dumps(negative.record)
     assert "hunter2" not in everything and "changeme" not in everything
+
+
+def test_stricter_expectations_fail_each_branch_with_the_observed_value(strict):
+    """Each expectation the sandbox does not meet fails its item, naming what was read."""
+    r = {i: reasons_of(strict.items[i]) for i in ("3.1.4", "3.1.5", "3.2.3", "3.2.4", "3.2.6", "5.1.3", "10.4.3")}
+    assert k8s_outcome(strict, "3.2.3") == "failed", describe(strict)
+    assert "NEXT_PUBLIC_API_URL: observed {'console': 'https://api.apexmediation.local'}" in r["3.2.3"]
+    assert "expected https://api.elsewhere.example" in r["3.2.3"]  # the exact-match branch, not "not https"
+    assert "console static assets: observed {'console': 'https://cdn.apexmediation.local'}" in r["3.2.6"]
+    assert "expected https://cdn.elsewhere.example" in r["3.2.6"]
+    assert re.search(r"NEXTAUTH_SECRET of console: observed \S+ has \d+ characters; expected .*at least 4096",
+                     r["3.2.4"]), r["3.2.4"]
+    # 3.1.4's own logic (the health path) fails while 3.1.5 on the same Deployment passes
+    assert "observed {'backend': ['/health', '/health']}; expected probes on /healthz-elsewhere" in r["3.1.4"]
+    assert k8s_outcome(strict, "3.1.5") == "passed", r["3.1.5"]
+    assert re.search(r"nothing to check: observed \d+ Deployments and CronJobs in namespace apexmediation", r["5.1.3"])
+    # a success that happened, but too long ago
+    assert re.search(r"successful runs of sales-automation: observed \d{4}-\d\d-\d\dT[\d:.]+\+00:00; expected a "
+                     r"successful run in the last 0.0001 hours", r["10.4.3"]), r["10.4.3"]
 
 
 # --------------------------------------------------------------------------- (c) read-only
