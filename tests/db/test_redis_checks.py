@@ -36,9 +36,9 @@ def target(name: str, port: int, timeout: float = 3, extra: str = "") -> str:
             f'password = "${{{PW_ENV}}}"\nconnect_timeout = {timeout}\n{extra}\n')
 
 
-def profile(*tables: str, ram_gib: float = 1, min_version: int = 7) -> str:
+def profile(*tables: str, ram_gib: float = 1, min_version: int = 7, extra: str = "") -> str:
     return ('description = "redis self-test"\n' + "".join(tables)
-            + f"[expectations]\nredis_ram_gib = {ram_gib}\nredis_min_version = {min_version}\n")
+            + f"[expectations]\nredis_ram_gib = {ram_gib}\nredis_min_version = {min_version}\n{extra}")
 
 
 def assert_items(run, outcome: str) -> None:
@@ -246,8 +246,11 @@ def test_compliant_instance_passes_every_item_and_sends_no_write(compliant, pass
 
 def test_noncompliant_instance_fails_every_item_with_observed_and_expected(noncompliant, env, tmp_path):
     # Redis 7 is what Debian 12 ships: the version gate is shown failing by asking for 8
-    run = run_checks(tmp_path, "redis", profile(target("redis", noncompliant), min_version=8), env=env,
-                     suites=("tests_db",))
+    # and a snapshot older than the profile allows; one more TTL pattern that matches no key
+    stricter = ('redis_snapshot_max_age_hours = 0.0001\nredis_ttls = { "sdk:config:*" = 86400, "session:*" = 1800, '
+                '"dashboard:metrics:*" = 300, "absent:*" = 60 }\n')
+    run = run_checks(tmp_path, "redis", profile(target("redis", noncompliant), min_version=8, extra=stricter),
+                     env=env, suites=("tests_db",))
     assert_items(run, "failed")
     where = f"redis 127.0.0.1:{noncompliant}"
     for item in ITEMS:
@@ -269,6 +272,24 @@ def test_noncompliant_instance_fails_every_item_with_observed_and_expected(nonco
             in r("6.2.1"), r("6.2.1")
     assert "never expire (TTL -1)" in r("6.2.1") and "session:two-hours TTL 7" in r("6.2.1")
     assert "RDB snapshot schedule: observed ''" in r("8.1.3")
+    assert re.search(r"age of the last RDB snapshot: observed \d+ s \([\d.]+ h\) with \d+ changes not yet saved; "
+                     r"expected <= 0 s", r("8.1.3")), r("8.1.3")
+    assert "cache TTLs of absent:*: observed nothing to check: no key matches" in r("6.2.1")
+
+
+def test_high_availability_fails_through_the_replica_and_sentinel(compliant, noncompliant, env, tmp_path):
+    """2.3.5 read through [targets.redis_replica] (a standalone server, not a replica of the primary) and
+    [targets.redis_sentinel] (asked for a master it does not monitor)."""
+    ports, _ = compliant
+    run = run_checks(tmp_path, "redis", profile(
+        target("redis", ports["primary"]), target("redis_replica", noncompliant),
+        target("redis_sentinel", ports["sentinel"], extra='master_name = "not-monitored"')), env=env,
+        suites=("tests_db",))
+    assert run.outcome("2.3.5") == "failed", run.output[-3000:]
+    r = run.reason("2.3.5")
+    assert "replica: observed role:master master_link_status:None; expected role:slave" in r, r
+    assert f"read from INFO replication on redis_replica 127.0.0.1:{noncompliant}" in r, r
+    assert "Sentinel: observed " in r and "expected Sentinel monitors not-monitored" in r, r
 
 
 # --------------------------------------------------------------------------- (c) unreachable
@@ -323,11 +344,15 @@ def test_save_rules_and_maxmemory_tolerance():
     with pytest.raises(ValueError):
         rules.save_rules("3600")
     gib = rules.GIB
-    assert rules.maxmemory_finding(int(0.80 * gib), 1, "w") is None
-    assert rules.maxmemory_finding(int(0.76 * gib), 1, "w") is None
-    assert "observed 0 (unlimited" in _line(rules.maxmemory_finding(0, 1, "w"))
-    assert "observed 966367641 bytes (90.0% of RAM)" in _line(rules.maxmemory_finding(int(0.9 * gib), 1, "w"))
-    assert rules.maxmemory_finding(int(0.70 * gib), 1, "w") is not None
+    ratio, tol = EXPECTATIONS["redis_maxmemory_ratio"][1], EXPECTATIONS["redis_maxmemory_tolerance"][1]
+    assert rules.maxmemory_finding(int(0.80 * gib), 1, "w", ratio, tol) is None
+    assert rules.maxmemory_finding(int(0.76 * gib), 1, "w", ratio, tol) is None
+    assert "observed 0 (unlimited" in _line(rules.maxmemory_finding(0, 1, "w", ratio, tol))
+    assert "observed 966367641 bytes (90.0% of RAM)" in _line(rules.maxmemory_finding(int(0.9 * gib), 1, "w", ratio,
+                                                                                        tol))
+    assert rules.maxmemory_finding(int(0.70 * gib), 1, "w", ratio, tol) is not None
+    # the profile's numbers are the rule's: 60% +-10% accepts what the default refuses
+    assert rules.maxmemory_finding(int(0.55 * gib), 1, "w", 0.60, 0.10) is None
 
 
 def test_ttl_rules():
