@@ -57,13 +57,14 @@ class NotAutomated(pytest.skip.Exception):  # type: ignore[misc,name-defined]
 class AwaitingAttestation(Exception):
     """An attestation item with no valid attestation; ``hint`` says how to record one."""
 
-    def __init__(self, entry: Item, session: ApexSession):
-        expired = session.records.expired.get(entry.id)
+    def __init__(self, entry: Item, session: ApexSession, key: str | None = None):
+        key = key or entry.id  # "2.1.6[retention]" for an attestation part
+        expired = session.records.expired.get(key)
         why = f"the attestation expired on {expired['expires']}" if expired else "no attestation is recorded"
         #: what is missing and how to record it (shown under the item with -v)
-        self.hint = (f"{why} in {session.attestations_file}. Record one: [[attestation]] item = \"{entry.id}\", "
+        self.hint = (f"{why} in {session.attestations_file}. Record one: [[attestation]] item = \"{key}\", "
                      "attested_by, date, evidence, expires")
-        super().__init__(f"awaiting attestation: {entry.id} {entry.label} ({entry.sign_off_role}): {self.hint}")
+        super().__init__(f"awaiting attestation: {key} {entry.label} ({entry.sign_off_role}): {self.hint}")
 
 
 class CatalogItem(pytest.Item):
@@ -77,15 +78,18 @@ class CatalogItem(pytest.Item):
     def runtest(self) -> None:
         session = self.config.stash[SESSION_KEY]
         entry = self.entry
-        if entry.kind == "automated":
+        key = entry.id
+        declared = entry.part(self.part) if self.part is not None else None
+        if declared is not None and declared.attestation:  # a clause a person vouches for
+            key = f"{entry.id}[{self.part}]"
+        elif entry.kind == "automated":
             if self.part is not None:
-                declared = entry.part(self.part)
                 what = f" ({declared.text})" if declared is not None and declared.text else ""
                 raise NotAutomated(f"no check claims part {self.part} of item {entry.id}{what}")
             raise NotAutomated(f"no check claims item {entry.id}")
-        attestation = session.records.attestations.get(entry.id)
+        attestation = session.records.attestations.get(key)
         if attestation is None:
-            raise AwaitingAttestation(entry, session)
+            raise AwaitingAttestation(entry, session, key)
         self.stash.setdefault(EVIDENCE_KEY, []).append(
             {"name": "attestation", "value": attestation.as_dict(), "source": session.attestations_file})
 
@@ -145,6 +149,11 @@ def attach(catalog: Catalog, items: list[pytest.Item]) -> tuple[list[Attached], 
             problems.append(f"{test.nodeid} claims part {claim.part!r} of {entry.id}; the catalog declares its parts "
                             f"as {', '.join(p.name for p in entry.parts)}")
             continue
+        if claim.part is not None and (declared := entry.part(claim.part)) is not None and declared.attestation:
+            problems.append(f"{test.nodeid} claims part {claim.part!r} of {entry.id}, an attestation part: a person "
+                            f"vouches for it (item = \"{entry.id}[{claim.part}]\" in attestations/<env>.toml); "
+                            "drop attestation = true in the catalog first")
+            continue
         if claim.part is None and entry.parts:
             problems.append(f"{test.nodeid} claims {entry.id} whole, but the catalog declares it in parts "
                             f"({', '.join(p.name for p in entry.parts)}): name one, "
@@ -194,7 +203,8 @@ def mark(node: pytest.Item, entry: Item, part: str | None) -> None:
     node.add_marker(entry.marker)
     for comp in entry.components_of(part):
         node.add_marker(comp)
-    if entry.kind == "attestation":
+    declared = entry.part(part) if part is not None else None
+    if entry.kind == "attestation" or (declared is not None and declared.attestation):
         node.add_marker("attestation")
     if entry.severity == "critical":
         node.add_marker("critical")

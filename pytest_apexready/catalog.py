@@ -28,6 +28,8 @@ class Part:
     name: str
     component: str | None
     text: str
+    #: a clause no machine reads: a person vouches for it (``[[attestation]] item = "ID[NAME]"``)
+    attestation: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,15 +141,15 @@ def _parts(entry: dict[str, Any]) -> tuple[Part, ...]:
         raise ValueError(f"{where}: parts are for automated items; {entry['kind']} items are vouched for whole")
     parts: list[Part] = []
     for spec in raw:
-        unknown = set(spec) - {"name", "component", "text"}
+        unknown = set(spec) - {"name", "component", "text", "attestation"}
         name, component = spec.get("name"), spec.get("component")
         if unknown or not isinstance(name, str) or not name:
-            raise ValueError(f"{where}: a part is {{ name = \"...\", component = \"...\", text = \"...\" }}; "
-                             f"got {spec!r}")
+            raise ValueError(f"{where}: a part is {{ name = \"...\", component = \"...\", text = \"...\", "
+                             f"attestation = false }}; got {spec!r}")
         if component is not None and component not in COMPONENTS:
             raise ValueError(f"{where} part {name}: component {component!r} is not one of {', '.join(COMPONENTS)}")
         if any(p.name == name for p in parts):
             raise ValueError(f"{where}: part {name!r} is listed twice")
         parts.append(Part(name, component if component is not None else (name if name in COMPONENTS else None),
-                          str(spec.get("text", ""))))
+                          str(spec.get("text", "")), spec.get("attestation") is True))
     return tuple(parts)

@@ -20,7 +20,7 @@ import pytest
 from .redact import Secret
 from .targets.registry import COMPONENTS, KINDS, Number
 
-__all__ = ["EXPECTATIONS", "Profile", "load_profile"]
+__all__ = ["EXPECTATIONS", "Profile", "expectations_table", "load_profile"]
 
 # The keys and types of each [targets.NAME] table are the registry's (pytest_apexready/targets/registry.py):
 # a table for a kind that has no client there is an unknown target.
@@ -349,3 +349,18 @@ def load_profile(name: str, env_dir: Path, rootdir: Path, environ: dict[str, str
     loader = _Loader(env_dir, rootdir, dict(os.environ if environ is None else environ))
     data, sources = loader.read(loader.locate(name), ())
     return loader.validate(Path(name).stem, data, sources)
+
+
+def expectations_table() -> str:
+    """The README's expectations table, between ``<!-- expectations:begin -->`` and ``<!-- expectations:end -->``.
+
+    ``python -c "from pytest_apexready.profile import expectations_table as t; print(t(), end='')"`` prints it;
+    tests/test_plugin_core.py checks that the README holds exactly this.
+    """
+    def default(value: Any) -> str:
+        return "(none: set it)" if value is None else f"`{value!r}`".replace("|", "\\|")
+
+    rows = [f"| `{name}` | {_TYPE_NAMES[typ]} | {default(dflt)} | {meaning.replace('|', '/')} |"
+            for name, (typ, dflt, meaning) in EXPECTATIONS.items()]
+    return "\n".join(["| expectation | type | default | what it is (and why that default) |", "|---|---|---|---|",
+                      *rows]) + "\n"

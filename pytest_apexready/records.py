@@ -104,10 +104,14 @@ def _read(path: Path, table: str, keys: dict[str, type], catalog: Catalog, today
         bad += [f"unknown key {k!r}" for k in entry if k not in keys]
         item_id: str = entry["item"] if isinstance(entry.get("item"), str) else ""
         label = f"{where} (item {item_id})" if item_id else where
-        item = catalog.get(item_id) if item_id else None
+        base_id, _, part_name = item_id.partition("[")  # "2.1.6[retention]": an attestation part (catalog.toml)
+        item = catalog.get(base_id) if item_id else None
+        part = item.part(part_name.rstrip("]")) if item is not None and part_name else None
         if item_id and item is None:
             bad.append(f"item {item_id!r} is not in the catalog")
-        elif item is not None and want_kind and item.kind != want_kind:
+        elif part_name and (part is None or not part.attestation):
+            bad.append(f"{item_id!r} is not an attestation part of item {base_id} in the catalog")
+        elif item is not None and want_kind and item.kind != want_kind and not (part and part.attestation):
             bad.append(f"item {item_id} is {item.kind}, not {want_kind}: a check decides it")
         if bad:
             problems.append({"file": show, "key": label, "message": "; ".join(bad) + "; this record does not count"})

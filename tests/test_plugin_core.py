@@ -385,3 +385,51 @@ expires = {_today(10)}
     serial, parallel = strip(project.record("serial")), strip(project.record("parallel"))
     assert serial == parallel
     assert project.items("parallel")["2.1.1"]["evidence"][0]["value"] == ["001", "002"]
+
+
+def test_readme_lists_every_expectation_as_generated():
+    import re
+    from pathlib import Path
+
+    from pytest_apexready.profile import expectations_table
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    m = re.search(r"<!-- expectations:begin[^>]*-->\n(.*?)<!-- expectations:end -->", text, re.S)
+    assert m, "README.md has no <!-- expectations:begin --> ... <!-- expectations:end --> table"
+    assert m.group(1) == expectations_table(), (
+        "README's expectations table differs from EXPECTATIONS: replace it with "
+        "pytest_apexready.profile.expectations_table()")
+
+
+def test_an_attestation_part_takes_an_attestation_for_that_part_only(tmp_path):
+    """A part with attestation = true is vouched for by a person: "ID[part]" in attestations/<env>.toml."""
+    from pytest_apexready.catalog import Catalog, Item, _parts
+    from pytest_apexready.records import load_records
+
+    parts = _parts({"id": "2.1.6", "kind": "automated", "parts": [
+        {"name": "postgres", "text": "WAL archiving"},
+        {"name": "restore", "text": "a restore was rehearsed", "attestation": True}]})
+    assert [(p.name, p.attestation) for p in parts] == [("postgres", False), ("restore", True)]
+    item = Item("2.1.6", "PITR", "", 2, "PostgreSQL", "automated", "critical", ("postgres",), (), "DBA", "database",
+                parts)
+    catalog = Catalog((), (item,), ())
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "local.toml").write_text(f"""
+[[attestation]]
+item = "2.1.6[restore]"
+attested_by = "Dana"
+date = {_today()}
+evidence = "https://wiki.example/restore-drill"
+expires = {_today(30)}
+
+[[attestation]]
+item = "2.1.6[postgres]"
+attested_by = "Dana"
+date = {_today()}
+evidence = "x"
+expires = {_today(30)}
+""")
+    records = load_records("local", tmp_path / "w", tmp_path / "a", catalog, tmp_path)
+    assert set(records.attestations) == {"2.1.6[restore]"}
+    assert [p["message"] for p in records.problems] == [
+        "'2.1.6[postgres]' is not an attestation part of item 2.1.6 in the catalog; this record does not count"]

@@ -18,26 +18,26 @@ def _item(record: dict, item_id: str) -> dict:
 
 
 def test_rerun_runs_only_failed_items_and_merges(pytester, tmp_path, capsys):
-    reports = make_project(pytester, failing=["3.1.1", "3.2.1"])
+    reports = make_project(pytester, failing=["3.1.2", "3.2.3"])
     collected = int(re.search(r"collected (\d+) items", run(pytester).stdout.str()).group(1))
     trust = keys(tmp_path, capsys, {"dana": [DBA], "pat": [PEL]})
     assert apex(capsys, "sign", reports, "--role", DBA, "--name", "Dana", "--key", tmp_path / "keys/dana.key")[0] == 0
     first = load(reports)
-    set_failing(pytester, ["3.2.1"])  # the on-call fixed 3.1.1
+    set_failing(pytester, ["3.2.3"])  # the on-call fixed 3.1.2
     result = run(pytester, f"--apex-rerun={reports}", "-v")
     # the 2 failed checks + the attestation items still awaiting (sections other than 2 and 3)
     awaiting = first["summary"]["outcomes"]["awaiting_attestation"]
     outcomes = result.parseoutcomes()
     assert outcomes["passed"] == 1 and outcomes["failed"] == 1 and outcomes["awaiting"] == awaiting
     assert outcomes["deselected"] == collected - 2 - awaiting
-    result.stdout.fnmatch_lines(["*test_3_1_1 PASSED*", "*test_3_2_1 FAILED*"])
+    result.stdout.fnmatch_lines(["*test_3_1_2 PASSED*", "*test_3_2_3 FAILED*"])
     assert "test_2_1_1" not in result.stdout.str()
     second = load(reports)
     assert second["revision"]["number"] == 2 and second["revision"]["previous"] == first["revision"]["id"]
     assert (reports / "revisions" / "r1.json").read_text() == json.dumps(first, indent=2) + "\n"
-    assert _item(second, "3.1.1")["outcome"] == "passed"
-    assert _item(second, "3.1.1")["produced_by"]["revision"] == 2
-    assert _item(second, "3.2.1")["produced_by"]["revision"] == 1  # failed again the same way: the first run stands
+    assert _item(second, "3.1.2")["outcome"] == "passed"
+    assert _item(second, "3.1.2")["produced_by"]["revision"] == 2
+    assert _item(second, "3.2.3")["produced_by"]["revision"] == 1  # failed again the same way: the first run stands
     assert _item(second, "2.1.1")["produced_by"]["revision"] == 1
     assert _item(second, "2.1.1")["outcome"] == "passed"  # not rerun, but kept (not "not run")
     assert second["summary"]["outcomes"]["passed"] == 36 and second["summary"]["outcomes"]["failed"] == 1
@@ -53,7 +53,7 @@ def test_rerun_runs_only_failed_items_and_merges(pytester, tmp_path, capsys):
     third = load(reports)
     assert third["revision"]["number"] == 3 and third["revision"]["previous"] == second["revision"]["id"]
     assert [h["revision"]["number"] for h in third["revisions"]] == [1, 2]
-    assert _item(third, "3.2.1")["produced_by"]["revision"] == 3 and section(third, 3)["ready"]
+    assert _item(third, "3.2.3")["produced_by"]["revision"] == 3 and section(third, 3)["ready"]
     assert apex(capsys, "sign", reports, "--role", PEL, "--name", "Pat", "--key", tmp_path / "keys/pat.key")[0] == 0
     rc, out = apex(capsys, "verify", reports / "checklist.signed.json", "--trust", trust)
     assert rc == 0, out
