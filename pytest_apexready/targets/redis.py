@@ -24,12 +24,14 @@ class Redis(Target):
     @property
     def where(self) -> str:
         s = self.settings
-        return f"{self.name} {s.get('host', '127.0.0.1')}:{s.get('port', 6379)}"
+        return f"{self.name} {s.get('host', '?')}:{s.get('port', '?')}"
 
     def _connect(self) -> Any:
         s = self.settings
+        # host and port as the profile gives them (redis-py's own defaults otherwise: no address of ours)
+        address = {k: s[k] for k in ("host", "port") if k in s}
         client = redis.Redis(
-            host=s.get("host", "127.0.0.1"), port=s.get("port", 6379), username=s.get("username"),
+            **address, username=s.get("username"),
             password=s["password"].reveal() if "password" in s else None,
             socket_connect_timeout=self.timeout, socket_timeout=self.timeout, ssl=s.get("ssl", False),
             decode_responses=True, health_check_interval=0,
