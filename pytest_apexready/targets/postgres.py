@@ -9,7 +9,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from ..outcomes import TargetUnavailable
-from .base import Target
+from .base import Target, describe_error
 
 _READ_ONLY = "-c default_transaction_read_only=on -c statement_timeout={ms} -c application_name=apexready"
 
@@ -110,8 +110,10 @@ class PgBouncer(Postgres):
             raise self._failure
         try:
             return self._admin.query(f"SHOW {what}")
-        except Exception as exc:  # the admin console's failure is this target's failure
-            self._failure = getattr(self._admin, "_failure", None) or self.unavailable(exc)
+        except Exception as exc:  # the admin console's failure is this target's failure, under this target's name
+            known = exc if isinstance(exc, TargetUnavailable) else self._admin.failure
+            reason = known.reason if known is not None else describe_error(exc)
+            self._failure = TargetUnavailable(self.name, self._admin.where, reason)
             raise self._failure from None
 
     def close(self) -> None:
