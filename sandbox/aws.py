@@ -76,6 +76,7 @@ def serve(port: int, data: Path, *, seed: bool = True, scale: Any = None) -> Non
         for seeded, key in zip(done, ("compliant", "drifted"), strict=True):
             _backdate(seeded.account, seeded.bucket, seeded.backdate)
             info[key] = seeded.account
+        info["seed"] = aws_seed.fingerprint()
     info["seconds"] = round(time.monotonic() - t0, 2)
     (data / "ready").write_text(json.dumps(info))
     while True:
@@ -160,7 +161,7 @@ def ensure_keys(path: Path = CREDENTIALS_FILE) -> None:
 def up() -> None:
     ensure_keys()
     pid = running_pid()
-    if pid and (AWS_DIR / "ready").exists() and _answers(PORT):
+    if pid and (AWS_DIR / "ready").exists() and _answers(PORT) and _seeded_current():
         step("aws", f"already running (pid {pid})")
         _up_bastion()
         return
@@ -173,6 +174,17 @@ def up() -> None:
     step("aws", f"moto on {endpoint()} seeded accounts {info['compliant']} (compliant) and {info['drifted']} "
                 f"(drifted) in {time.monotonic() - t0:.1f}s")
     _up_bastion()
+
+
+def _seeded_current() -> bool:
+    """The running moto was seeded by this seed code and manifests; otherwise ``up`` restarts it (a reseed)."""
+    from . import aws_seed
+
+    info = json.loads((AWS_DIR / "ready").read_text())
+    if info.get("seed") == aws_seed.fingerprint():
+        return True
+    step("aws", "seeded by an older sandbox/aws_seed.py or manifests: restarting moto to reseed")
+    return False
 
 
 def _up_bastion() -> None:

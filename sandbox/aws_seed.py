@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -31,6 +32,8 @@ EXPORT_PREFIX = "clickhouse/exports/"
 BACKUP_PREFIX = "postgres/"
 REPOSITORIES = ["apexmediation-backend", "apexmediation-console"]
 IMAGE_TAG = "1.4.2"
+#: the sandbox cluster's manifests: the tags its workloads run are pushed too (3.1.1, 3.2.1 part "registry")
+MANIFESTS = Path(__file__).resolve().parent / "manifests" / "apexmediation.yaml"
 SECRETS = {"openai": "apexmediation/openai-api-key", "postgres": "apexmediation/postgres-app-password",
            "clickhouse": "apexmediation/clickhouse-password"}
 #: the drifted account's newest ClickHouse export is this old (set in-process: moto stamps S3 with its clock)
@@ -290,7 +293,11 @@ def _images(ecr: Any, endpoint: str, account: str, drifted: bool) -> None:
         manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
                                "config": {"digest": f"sha256:{i:064x}", "size": 1, "mediaType": "x"},
                                "layers": [{"digest": f"sha256:{i + 16:064x}", "size": 1, "mediaType": "x"}]})
-        ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag=IMAGE_TAG)
+        # the drifted account never got the release the cluster runs: only 1.4.2 is there. IMAGE_TAG goes
+        # last: moto matches the seeded scan results against an image's last tag
+        release = [] if drifted else sorted(running_tags().get(repo, set()) - {IMAGE_TAG})
+        for tag in [*release, IMAGE_TAG]:
+            ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag=tag)  # one image, two tags
         ecr.start_image_scan(repositoryName=repo, imageId={"imageTag": IMAGE_TAG})
         counts = {"CRITICAL": 2, "HIGH": 5} if drifted else {"MEDIUM": 3, "LOW": 7}
         findings = [{"name": f"CVE-2024-{1000 + n}", "severity": sev, "uri": "https://example.invalid/cve"}
@@ -303,6 +310,28 @@ def _images(ecr: Any, endpoint: str, account: str, drifted: bool) -> None:
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=10):
         pass
+
+
+def fingerprint() -> str:
+    """Of what the seed writes (this module and the manifests whose tags it pushes): a running moto seeded
+    with another one is reseeded by ``python -m sandbox up``."""
+    import hashlib
+
+    return hashlib.sha256(Path(__file__).read_bytes() + MANIFESTS.read_bytes()).hexdigest()[:16]
+
+
+def running_tags(manifests: Path = MANIFESTS) -> dict[str, set[str]]:
+    """ECR repository -> the tags the sandbox's Deployments and CronJobs run (read from the manifests)."""
+    from pytest_apexready.rules.images import parse_image
+
+    tags: dict[str, set[str]] = {}
+    for line in manifests.read_text().splitlines():
+        key, _, value = line.strip().lstrip("- ").partition(":")
+        if key == "image" and value.strip():
+            ref = parse_image(value.strip().strip("'\""))
+            if ref.repository in REPOSITORIES and ref.tag:
+                tags.setdefault(ref.repository, set()).add(ref.tag)
+    return tags
 
 
 def _backups(s3: Any, drifted: bool, scale: Scale) -> dict[str, dt.datetime]:

@@ -54,7 +54,7 @@ CHECKER_ACTIONS = (
     "wafv2:ListWebACLs", "wafv2:GetWebACL", "wafv2:GetWebACLForResource",
     "shield:DescribeSubscription", "shield:ListProtections",
     "secretsmanager:ListSecrets",
-    "ecr:DescribeRepositories", "ecr:DescribeImageScanFindings",
+    "ecr:DescribeRepositories", "ecr:DescribeImageScanFindings", "ecr:DescribeImages",
     "s3:ListBucket",
 )
 

@@ -13,11 +13,15 @@ from pathlib import Path
 from sandbox import aws as sandbox_aws
 from sandbox import aws_seed as seed
 
-SUITES = ("tests_infra/test_aws.py", "tests_security/test_aws_security.py")
+SUITES = ("tests_infra/test_aws.py", "tests_security/test_aws_security.py", "tests_app/test_registry.py")
 AWS_ITEMS = ["1.1.1", "1.1.2", "1.1.4", "1.1.5", "1.1.6", "1.1.8", "1.2.1", "1.2.2", "1.2.3", "1.2.4", "1.2.5",
-             "1.2.6", "1.3.5", "2.1.6", "4.1.1", "5.1.5", "8.1.1", "8.1.2", "8.1.5"]
+             "1.2.6", "1.3.5", "2.1.6", "3.1.1", "3.2.1", "4.1.1", "5.1.5", "8.1.1", "8.1.2", "8.1.5"]
 #: items the AWS checks prove in part (the other part is another target's)
-PARTS = {"1.1.1", "1.1.2", "1.1.4", "1.1.8", "1.2.4", "1.3.5", "2.1.6"}
+PARTS = {"1.1.1", "1.1.2", "1.1.4", "1.1.8", "1.2.4", "1.3.5", "2.1.6", "3.1.1", "3.2.1"}
+#: the names of the parts read from AWS ("registry": ECR, of 3.1.1 and 3.2.1)
+AWS_PARTS = ("aws", "registry")
+#: items read through ECR's DescribeImages: they fail only on the tags the sandbox cluster runs
+REGISTRY_ITEMS = ("3.1.1", "3.2.1")
 
 
 @contextmanager
