@@ -69,7 +69,8 @@ def test_progress_letters_and_verbose_words(project):
 
 def test_ra_lists_each_category_under_its_own_heading(project):
     project.pytester.makepyfile(test_db=DATABASE + '@check("6.1.1")\ndef test_na():\n'
-                                '    from pytest_apexready import not_applicable\n    not_applicable("no pooler", key="absent.postgres")\n')
+                                '    from pytest_apexready import not_applicable\n'
+                                '    not_applicable("no pooler", key="absent.postgres")\n')
     result = project.pytester.runpytest("-p", "no:cacheprovider", "-ra", "-m", "continuity or performance")
     out = result.stdout.str()
     headings = re.findall(r"^-+ (\d+) (awaiting attestation|not automated|not applicable)\b.* -+$", out, re.M)
@@ -77,7 +78,7 @@ def test_ra_lists_each_category_under_its_own_heading(project):
     result.stdout.fnmatch_lines(["*- * awaiting attestation (record them in attestations/local.toml) -*",
                                  "AWAITING ATTESTATION 9.3.1 Terms of Service",
                                  "NOT AUTOMATED 6.1.2 Query Performance",
-                                 "NOT APPLICABLE 6.1.1 * - no pooler"])
+                                 "NOT APPLICABLE 6.1.1 * - no pooler (profile key absent.postgres)"])
     awaiting = [line for line in result.stdout.lines if line.startswith("AWAITING ATTESTATION")]
     assert len(awaiting) == len(set(awaiting)) == int(dict((w, n) for n, w in headings)["awaiting attestation"])
 
