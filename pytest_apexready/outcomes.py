@@ -15,9 +15,26 @@ from typing import Any, NoReturn
 import pytest
 
 __all__ = [
-    "Outcome", "Finding", "CheckFailed", "NotApplicable", "TargetUnavailable", "fail_check", "not_applicable",
-    "combine", "OUTCOMES", "SIGNABLE",
-    "PASSED", "FAILED", "ERROR", "NOT_APPLICABLE", "WAIVED", "ATTESTED", "AWAITING", "NOT_AUTOMATED", "NOT_RUN",
+    "ATTESTED",
+    "AWAITING",
+    "ERROR",
+    "FAILED",
+    "NOT_APPLICABLE",
+    "NOT_AUTOMATED",
+    "NOT_RUN",
+    "NOT_YET_DUE",
+    "OUTCOMES",
+    "PASSED",
+    "SIGNABLE",
+    "WAIVED",
+    "CheckFailed",
+    "Finding",
+    "NotApplicable",
+    "Outcome",
+    "TargetUnavailable",
+    "combine",
+    "fail_check",
+    "not_applicable",
 ]
 
 

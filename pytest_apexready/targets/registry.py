@@ -136,6 +136,24 @@ TARGETS: tuple[TargetKind, ...] = (
         "Kubernetes API of [targets.kubernetes]: one list per kind, cached for the run (GET only; read-only).",
         "kubernetes>=29.0", sandbox_port=26443),
     TargetKind(
+        "aws", "aws", "aws:Aws",
+        {"region": str, "endpoint_url": str, "role_arn": str, "profile": str, "access_key_id": Secret,
+         "secret_access_key": Secret, "connect_timeout": Number, "read_timeout": Number, "max_attempts": int,
+         "vpc": str, "eks_cluster": str, "db_instance": str, "replication_group": str, "load_balancer": str,
+         "health_check_path": str, "distribution": str, "origins": list, "public_names": list, "web_acl": str,
+         "shield": str, "bastion": str, "bastion_cidrs": list, "secrets": dict, "repositories": list,
+         "images": list, "max_high_findings": int, "backup_bucket": str, "export_prefix": str,
+         "backup_prefix": str},
+        "AWS account of [targets.aws] through boto3: one Describe/List/Get call per resource type, cached for the "
+        "run (read-only; README \"AWS\" has the IAM policy).",
+        "boto3>=1.34", sandbox_port=24566),
+    TargetKind(
+        "hosts", "hosts", "hosts:Hosts",
+        {"bastion": str, "identity_file": str, "known_hosts": str, "sshd_command": str, "connect_timeout": Number},
+        "Hosts of [targets.hosts] over SSH through pytest-testinfra: sshd -T, listening sockets (read-only "
+        "commands only).",
+        "pytest-testinfra>=10.0", sandbox_port=22022),
+    TargetKind(
         "prometheus", "prometheus", "prometheus:Prometheus", _HTTP_API,
         "Prometheus HTTP API of [targets.prometheus]: instant and range queries, rules, targets; each distinct "
         "expression once per run (GET, and POST to the query endpoints only; read-only).",
@@ -156,24 +174,6 @@ TARGETS: tuple[TargetKind, ...] = (
         "/select/logsql/query) or loki (LogQL, /loki/api/v1/query_range) (queries only; read-only).",
         _REQUESTS, sandbox_port=29428,
         notes="The sandbox runs VictoriaLogs; the loki flavour follows Loki's documented API, untested against Loki."),
-    TargetKind(
-        "aws", "aws", "aws:Aws",
-        {"region": str, "endpoint_url": str, "role_arn": str, "profile": str, "access_key_id": Secret,
-         "secret_access_key": Secret, "connect_timeout": Number, "read_timeout": Number, "max_attempts": int,
-         "vpc": str, "eks_cluster": str, "db_instance": str, "replication_group": str, "load_balancer": str,
-         "health_check_path": str, "distribution": str, "origins": list, "public_names": list, "web_acl": str,
-         "shield": str, "bastion": str, "bastion_cidrs": list, "secrets": dict, "repositories": list,
-         "images": list, "max_high_findings": int, "backup_bucket": str, "export_prefix": str,
-         "backup_prefix": str},
-        "AWS account of [targets.aws] through boto3: one Describe/List/Get call per resource type, cached for the "
-        "run (read-only; README \"AWS\" has the IAM policy).",
-        "boto3>=1.34", sandbox_port=24566),
-    TargetKind(
-        "hosts", "hosts", "hosts:Hosts",
-        {"bastion": str, "identity_file": str, "known_hosts": str, "sshd_command": str, "connect_timeout": Number},
-        "Hosts of [targets.hosts] over SSH through pytest-testinfra: sshd -T, listening sockets (read-only "
-        "commands only).",
-        "pytest-testinfra>=10.0", sandbox_port=22022),
     TargetKind(
         "http", "http", "http:Http",
         {"api_url": str, "console_url": str, "status_url": str, "cdn_url": str, "ca_bundle": str,
