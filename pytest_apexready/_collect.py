@@ -54,6 +54,14 @@ class NotAutomated(pytest.skip.Exception):  # type: ignore[misc,name-defined]
         self.reason = reason
 
 
+class AttestedInstead(pytest.skip.Exception):  # type: ignore[misc,name-defined]
+    """A part vouched for by a valid attestation instead of a check (``attest_when_absent`` in the catalog)."""
+
+    def __init__(self, key: str):
+        super().__init__(f"attested: {key}", allow_module_level=False)
+        self.key = key
+
+
 class AwaitingAttestation(Exception):
     """An attestation item with no valid attestation; ``hint`` says how to record one."""
 

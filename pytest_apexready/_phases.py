@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from . import outcomes as oc
-from ._collect import AwaitingAttestation, NotAutomated
+from ._collect import AttestedInstead, AwaitingAttestation, NotAutomated
 from .outcomes import Outcome
 from .phases import NotYetDue
 
@@ -34,6 +34,8 @@ def classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> Phase:
             return Phase(oc.PASSED)
         if report.skipped:
             return _skipped(exc, report)
+        if isinstance(exc, AwaitingAttestation):  # a part vouched for instead of checked (attest_when_absent)
+            return Phase(oc.AWAITING, str(exc), hint=exc.hint)
         return Phase(oc.ERROR, _reason(exc, report), unavailable=isinstance(exc, oc.TargetUnavailable))
     if report.when == "call":
         if report.passed:
@@ -72,6 +74,8 @@ def _skipped(exc: BaseException | None, report: pytest.TestReport) -> Phase:
             return Phase(oc.ERROR, f"{UNDECLARED_SKIP}not_applicable({exc.reason!r}) names no profile key "
                                    "(not_applicable(reason, key=\"expectations....\"))")
         return Phase(oc.NOT_APPLICABLE, exc.reason)
+    if isinstance(exc, AttestedInstead):
+        return Phase(oc.ATTESTED, "")
     if isinstance(exc, NotAutomated):
         return Phase(oc.NOT_AUTOMATED, f"not yet automated: {exc.reason}")
     if isinstance(exc, NotYetDue):  # the go-live clock (phases.py)

@@ -30,6 +30,9 @@ class Part:
     text: str
     #: a clause no machine reads: a person vouches for it (``[[attestation]] item = "ID[NAME]"``)
     attestation: bool = False
+    #: the clause still applies where the part's component is declared absent (2.1.6's retention on a
+    #: self-hosted PostgreSQL): then a person vouches for it as for an attestation part, never n/a
+    attest_when_absent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,15 +144,16 @@ def _parts(entry: dict[str, Any]) -> tuple[Part, ...]:
         raise ValueError(f"{where}: parts are for automated items; {entry['kind']} items are vouched for whole")
     parts: list[Part] = []
     for spec in raw:
-        unknown = set(spec) - {"name", "component", "text", "attestation"}
+        unknown = set(spec) - {"name", "component", "text", "attestation", "attest_when_absent"}
         name, component = spec.get("name"), spec.get("component")
         if unknown or not isinstance(name, str) or not name:
             raise ValueError(f"{where}: a part is {{ name = \"...\", component = \"...\", text = \"...\", "
-                             f"attestation = false }}; got {spec!r}")
+                             f"attestation = false, attest_when_absent = false }}; got {spec!r}")
         if component is not None and component not in COMPONENTS:
             raise ValueError(f"{where} part {name}: component {component!r} is not one of {', '.join(COMPONENTS)}")
         if any(p.name == name for p in parts):
             raise ValueError(f"{where}: part {name!r} is listed twice")
         parts.append(Part(name, component if component is not None else (name if name in COMPONENTS else None),
-                          str(spec.get("text", "")), spec.get("attestation") is True))
+                          str(spec.get("text", "")), spec.get("attestation") is True,
+                          spec.get("attest_when_absent") is True))
     return tuple(parts)

@@ -17,10 +17,10 @@ import pytest
 from . import _terminal, fixtures
 from . import outcomes as oc
 from ._check import check
-from ._collect import MARK, CatalogItem, attach, catalog_nodes, mark
+from ._collect import MARK, AttestedInstead, AwaitingAttestation, CatalogItem, attach, catalog_nodes, mark
 from ._keys import EVIDENCE_KEY, ITEM_KEY, PART_KEY, PHASES_KEY, SESSION_KEY
 from ._phases import classify, instance_outcome
-from .catalog import Catalog, load_catalog
+from .catalog import Catalog, Item, load_catalog
 from .evidence import NOTE
 from .profile import Profile, load_profile
 from .records import Records, load_records
@@ -168,10 +168,26 @@ class ApexSession:
         if absent and len(absent) == len(comps):
             name = self.profile.name
             reasons = "; ".join(f"{c} is absent in profile {name}: {self.profile.absent[c]}" for c in absent)
+            declared = entry.part(part) if part is not None else None
+            if declared is not None and declared.attest_when_absent:
+                self._attest_instead(item, entry, declared.name, reasons)
             if part is not None:
                 item.stash.setdefault(EVIDENCE_KEY, []).append(
                     {"name": NOTE, "value": f"part {part} left out: {reasons}", "source": ""})
             raise oc.NotApplicable(reasons, key=f"absent.{absent[0]}", show_key=False)  # the reason names it
+
+    def _attest_instead(self, item: pytest.Item, entry: Item, part: str, reasons: str) -> None:
+        """A part whose clause still applies without its component: attested, or awaiting attestation."""
+        key = f"{entry.id}[{part}]"
+        item.stash.setdefault(EVIDENCE_KEY, []).append(
+            {"name": NOTE, "value": f"part {part} is not read here ({reasons}); a person vouches for it as {key}",
+             "source": ""})
+        attestation = self.records.attestations.get(key)
+        if attestation is None:
+            raise AwaitingAttestation(entry, self, key)
+        item.stash[EVIDENCE_KEY].append(
+            {"name": "attestation", "value": attestation.as_dict(), "source": self.attestations_file})
+        raise AttestedInstead(key)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item,

@@ -109,9 +109,10 @@ def _read(path: Path, table: str, keys: dict[str, type], catalog: Catalog, today
         part = item.part(part_name.rstrip("]")) if item is not None and part_name else None
         if item_id and item is None:
             bad.append(f"item {item_id!r} is not in the catalog")
-        elif part_name and (part is None or not part.attestation):
+        elif part_name and (table != "attestation" or part is None
+                            or not (part.attestation or part.attest_when_absent)):
             bad.append(f"{item_id!r} is not an attestation part of item {base_id} in the catalog")
-        elif item is not None and want_kind and item.kind != want_kind and not (part and part.attestation):
+        elif item is not None and want_kind and item.kind != want_kind and not part:
             bad.append(f"item {item_id} is {item.kind}, not {want_kind}: a check decides it")
         if bad:
             problems.append({"file": show, "key": label, "message": "; ".join(bad) + "; this record does not count"})

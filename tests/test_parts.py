@@ -104,3 +104,44 @@ def test_claims_that_cannot_stand_fail_collection(project, source, message):
     result = project.pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+SELF_HOSTED = 'description = "x"\n[absent]\naws = "self-hosted PostgreSQL, no AWS account"\n'
+RETENTION_CHECKS = """
+    from pytest_apexready import check
+    @check("2.1.6", part="postgres")
+    def test_wal_archiving(): pass
+    @check("2.1.6", part="aws")
+    def test_rds_retention(): raise AssertionError("never runs: aws is absent")
+"""
+
+
+def test_a_clause_that_still_applies_without_its_component_awaits_attestation(project):
+    """2.1.6's 30 days on a self-hosted server: never n/a, never passed on WAL archiving alone."""
+    project.write("environments/local.toml", SELF_HOSTED)
+    project.pytester.makepyfile(test_checks=RETENTION_CHECKS)
+    result = project.pytester.runpytest("-m", "database", "-p", "no:cacheprovider", "-ra")
+    assert result.ret == 1
+    item = project.items()["2.1.6"]
+    assert item["outcome"] == "awaiting_attestation", item
+    assert _parts(item)["aws"]["outcome"] == "awaiting_attestation"
+    assert _parts(item)["postgres"]["outcome"] == "passed"
+    assert 'item = "2.1.6[aws]"' in item["reason"]
+
+
+def test_the_attested_clause_ticks_the_part(project):
+    project.write("environments/local.toml", SELF_HOSTED)
+    project.write("attestations/local.toml", """
+[[attestation]]
+item = "2.1.6[aws]"
+attested_by = "Dana Lee (Database Admin)"
+date = 2026-11-20
+evidence = "pgBackRest repo1-retention-full=30, https://wiki.example.com/backups"
+expires = 2099-01-01
+""")
+    project.pytester.makepyfile(test_checks=RETENTION_CHECKS)
+    project.pytester.runpytest("-m", "database", "-p", "no:cacheprovider")
+    item = project.items()["2.1.6"]
+    assert _parts(item)["aws"]["outcome"] == "attested", item
+    assert item["outcome"] == "attested"
+    assert not project.record()["problems"]
