@@ -13,7 +13,8 @@ from pathlib import Path
 from sandbox import aws as sandbox_aws
 from sandbox import aws_seed as seed
 
-SUITES = ("tests_infra/test_aws.py", "tests_security/test_aws_security.py", "tests_app/test_registry.py")
+SUITES = ("tests_infra/test_aws_cluster.py", "tests_infra/test_aws_network.py", "tests_infra/test_aws_backups.py",
+          "tests_security/test_aws_security.py", "tests_app/test_registry.py")
 AWS_ITEMS = ["1.1.1", "1.1.2", "1.1.4", "1.1.5", "1.1.6", "1.1.8", "1.2.1", "1.2.2", "1.2.3", "1.2.4", "1.2.5",
              "1.2.6", "1.3.5", "2.1.6", "3.1.1", "3.2.1", "4.1.1", "5.1.5", "8.1.1", "8.1.2", "8.1.5"]
 #: items the AWS checks prove in part (the other part is another target's)

@@ -1,4 +1,4 @@
-"""The AWS checks (tests_infra/test_aws.py, tests_security/test_aws_security.py), both directions,
+"""The AWS checks (tests_infra/test_aws_*.py, tests_security/test_aws_security.py), both directions,
 against a moto server this module starts and seeds itself (``python -m sandbox.aws serve``):
 
 - compliant: moto's default account passes every AWS item (or AWS part of an item);

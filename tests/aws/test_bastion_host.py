@@ -17,7 +17,7 @@ from checkrun import run_checks
 from netutil import free_port
 from sandbox import aws_sshd
 
-SUITE = ("tests_infra/test_aws.py",)
+SUITE = ("tests_infra/test_aws_network.py",)
 
 pytestmark = pytest.mark.skipif(aws_sshd.available() is not None, reason=str(aws_sshd.available()))
 
