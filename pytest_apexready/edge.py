@@ -14,8 +14,8 @@ from .outcomes import Finding
 from .targets.http import Http, HttpResponse
 
 __all__ = [
-    "asset_urls", "cache_control", "certificate_findings", "console_api_paths", "decode_jwt", "get_routes", "list_body",
-    "openapi", "origin", "post_routes", "rate_limit", "validation_probe",
+    "asset_urls", "bundle_findings", "cache_control", "certificate_findings", "console_api_paths", "decode_jwt",
+    "get_routes", "list_body", "openapi", "origin", "post_routes", "rate_limit", "validation_probe",
 ]
 
 #: the body of a validation probe: no API schema accepts an unknown single field
@@ -132,6 +132,48 @@ _ASSET = re.compile(r"""<(?:script|link)\b[^>]*?\b(?:src|href)=["']([^"']+\.(?:j
 def asset_urls(page: HttpResponse) -> list[str]:
     """Script and stylesheet URLs the console page references, made absolute."""
     return list(dict.fromkeys(urljoin(page.url, m) for m in _ASSET.findall(page.text)))
+
+
+#: a content hash in a bundle's file name (Next.js: main-app-a4f503976abd061f.js); a dev server has none
+HASHED = re.compile(r"[-.][0-9a-f]{8,}\.(?:js|css)(?:\?|$)")
+#: in the page: the dev server's HMR socket, React Refresh, webpack's dev module layer, the dev overlay
+PAGE_DEV_MARKERS = ("webpack-hmr", "react-refresh", "__nextDevClientId", "/_next/static/development/",
+                    "(app-pages-browser)/", "next-devtools")
+#: in a bundle: webpack's development output (eval-source-map modules, the unminified runtime banner)
+BUNDLE_DEV_MARKERS = ("webpack-internal:///", "eval-source-map", "/******/")
+#: bytes of each bundle read: a development bundle runs to megabytes, and its first bytes already tell
+BUNDLE_PREFIX = 256 * 1024
+#: minified code: long lines (Next's production chunks are one line of 0.5-175 KB here)
+MIN_CHARS_PER_LINE = 200
+
+
+def bundle_findings(http: Http, page: HttpResponse, assets: list[str], scripts: int = 3) -> list[Finding]:
+    """What says the page's bundles are not an optimized production build: bundle names without a content
+    hash, development-server markers in the page, and, in the first bytes of up to ``scripts`` scripts,
+    webpack development output or short (unminified) lines."""
+    findings: list[Finding] = []
+    unhashed = [a for a in assets if not HASHED.search(a)]
+    markers = [m for m in PAGE_DEV_MARKERS if m in page.text]
+    if not assets:
+        findings.append(Finding("script and stylesheet bundles", "none referenced", "hashed bundles", page.url))
+    if unhashed:
+        findings.append(Finding("bundles without a content hash", unhashed, "every bundle name hashed", page.url))
+    if markers:
+        findings.append(Finding("development-server markers in the page", markers, "none (a production build)",
+                                page.url))
+    for url in [a for a in assets if ".js" in a][:scripts]:
+        resp = http.get(url, prefix=BUNDLE_PREFIX)
+        body = resp.text
+        size = f"{len(resp.body):,} bytes read" + (" (first bytes only)" if resp.truncated else "")
+        found = [m for m in BUNDLE_DEV_MARKERS if m in body]
+        per_line = len(body) / (body.count("\n") + 1)
+        if found:
+            findings.append(Finding("development build output in the bundle", f"{found}, {size}",
+                                    "none (webpack production mode)", f"GET {url}"))
+        elif len(body) > 2000 and per_line < MIN_CHARS_PER_LINE:
+            findings.append(Finding("bundle is not minified", f"{per_line:.0f} characters per line, {size}",
+                                    f"at least {MIN_CHARS_PER_LINE} (minified)", f"GET {url}"))
+    return findings
 
 
 _API_PATH = re.compile(r"""["'`](/api/v\d+/[A-Za-z0-9_\-/]+)""")

@@ -50,6 +50,7 @@ class HttpResponse:
     elapsed_s: float = 0.0
     raw_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     target: str = "http"
+    truncated: bool = False               # only the first bytes were read (Http.get(prefix=...))
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -104,18 +105,10 @@ class Http(Target):
 
     # ------------------------------------------------------------------ connection
     def _resolve(self, host: str) -> str:
-        nameservers = [str(s) for s in self.settings.get("nameservers", [])]
-        if not nameservers or _is_address(host):
-            return host
-        if host not in self._addresses:
-            from .dns import resolve_address
+        from .dns import pinned_address
 
-            try:
-                self._addresses[host] = resolve_address(host, nameservers, self.timeout)
-            except LookupError as exc:
-                raise TargetUnavailable(self.name, host, f"{exc}; fix: create the record, or correct the URL "
-                                        f"in [targets.{self.name}]") from None
-        return self._addresses[host]
+        return pinned_address(self, self._addresses, host,
+                              f"create the record, or correct the URL in [targets.{self.name}]")
 
     def _connect(self) -> Any:
         import requests
@@ -155,15 +148,19 @@ class Http(Target):
 
     # ------------------------------------------------------------------ requests
     def get(self, url: str, *, headers: dict[str, str] | None = None, auth: bool = False,
-            follow: bool = True) -> HttpResponse:
-        """GET once per run (cached by URL, headers and auth), following redirects unless ``follow=False``."""
-        key = (url, repr(sorted((headers or {}).items())) + ("" if follow else " nofollow"), auth)
+            follow: bool = True, prefix: int | None = None) -> HttpResponse:
+        """GET once per run (cached by URL, headers and auth), following redirects unless ``follow=False``.
+        ``prefix``: read only the first that many bytes (a development bundle can be over max_body_bytes,
+        and its first bytes already tell); the response's ``truncated`` says whether more was left."""
+        key = (url, repr(sorted((headers or {}).items())) + ("" if follow else " nofollow") +
+               (f" prefix={prefix}" if prefix else ""), auth)
         if key not in self._cache:
-            self._cache[key] = self.request("GET", url, headers=headers, auth=auth, follow=follow)
+            self._cache[key] = self.request("GET", url, headers=headers, auth=auth, follow=follow, prefix=prefix)
         return self._cache[key]
 
     def request(self, method: str, url: str, *, headers: dict[str, str] | None = None, auth: bool = False,
-                follow: bool = True, json_body: Any = None, purpose: str | None = None) -> HttpResponse:
+                follow: bool = True, json_body: Any = None, purpose: str | None = None,
+                prefix: int | None = None) -> HttpResponse:
         method = method.upper()
         if method not in ("GET", "HEAD", "OPTIONS", "POST"):
             raise PermissionError(f"apexready sends GET, HEAD, OPTIONS and validation-only POSTs; not {method}")
@@ -173,10 +170,10 @@ class Http(Target):
         hdrs = dict(headers or {})
         if auth:
             hdrs["Authorization"] = f"Bearer {self.tokens()['accessToken']}"
-        return self._send(session, method, url, hdrs, json_body, follow)
+        return self._send(session, method, url, hdrs, json_body, follow, prefix)
 
     def _send(self, session: Any, method: str, url: str, headers: dict[str, str], json_body: Any,
-              follow: bool) -> HttpResponse:
+              follow: bool, prefix: int | None = None) -> HttpResponse:
         import requests
 
         host = urlsplit(url).hostname or ""
@@ -196,7 +193,7 @@ class Http(Target):
             raise TargetUnavailable(self.name, url, f"{type(exc).__name__}: {_short(exc)} (timeouts: connect "
                                     f"{self.timeout:g} s, read {self.read_timeout:g} s)") from None
         try:
-            body = self._read_limited(resp, url)
+            body, truncated = self._read_limited(resp, url, prefix)
         finally:
             resp.close()
         if resp.status_code in (502, 504):
@@ -206,13 +203,14 @@ class Http(Target):
                                     "behind it does not answer")
         redirects = tuple(f"{r.status_code} {r.url}" for r in resp.history)
         return HttpResponse(method, url, resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, body,
-                            redirects, time.monotonic() - t0, tuple(resp.raw.headers.items()), self.name)
+                            redirects, time.monotonic() - t0, tuple(resp.raw.headers.items()), self.name, truncated)
 
-    def _read_limited(self, resp: Any, url: str) -> bytes:
+    def _read_limited(self, resp: Any, url: str, prefix: int | None = None) -> tuple[bytes, bool]:
+        """The body up to max_body_bytes (over it: could not check), or its first ``prefix`` bytes."""
         import requests
 
         declared = resp.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.max_body:
+        if prefix is None and declared.isdigit() and int(declared) > self.max_body:
             raise TargetUnavailable(self.name, url, f"response of {int(declared):,} bytes is over the client's "
                                     f"limit of {self.max_body:,} (max_body_bytes); not read")
         chunks: list[bytes] = []
@@ -220,6 +218,9 @@ class Http(Target):
         try:
             for chunk in resp.iter_content(65536):
                 size += len(chunk)
+                if prefix is not None and size >= prefix:
+                    chunks.append(chunk[:len(chunk) - (size - prefix)])
+                    return b"".join(chunks), True
                 if size > self.max_body:
                     raise TargetUnavailable(self.name, url, f"response body over the client's limit of "
                                             f"{self.max_body:,} bytes (max_body_bytes); stopped reading there")
@@ -227,7 +228,7 @@ class Http(Target):
         except requests.RequestException as exc:
             raise TargetUnavailable(self.name, url, f"{type(exc).__name__} while reading the body: "
                                     f"{_short(exc)}") from None
-        return b"".join(chunks)
+        return b"".join(chunks), False
 
     # ------------------------------------------------------------------ the checker account
     def tokens(self) -> dict[str, Any]:
@@ -304,13 +305,3 @@ def _adapter(base: Any, addresses: dict[str, str], **kwargs: Any) -> Any:
             self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
     return _Adapter(**kwargs)
-
-
-def _is_address(host: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True

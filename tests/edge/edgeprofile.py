@@ -23,12 +23,12 @@ def profile(*, https: int = P["https"], api_url: str | None = None, nameservers:
             tls_endpoints: list[str] | None = None, http_port: int = P["http"], dns_servers: list[str] | None = None,
             resolvers: list[str] | None = None, ca_bundle: str = ".sandbox/edge/ca.pem",
             customer: str = "checker@apexmediation.local", health_urls: list[str] | None = None,
-            http_extra: dict[str, object] | None = None) -> str:
+            http_extra: dict[str, object] | None = None, console_url: str | None = None) -> str:
     """TOML text of a profile reading the edge on ``https`` (the compliant edge by default)."""
     def url(name: str) -> str:
         return f"https://{name}.{Z}:{https}"
 
-    http = {"api_url": api_url or url("api"), "console_url": url("console"), "status_url": url("status"),
+    http = {"api_url": api_url or url("api"), "console_url": console_url or url("console"), "status_url": url("status"),
             "cdn_url": url("cdn"), "ca_bundle": ca_bundle, "nameservers": [nameservers],
             "checker_email": "checker@apexmediation.local", "checker_password": "${APEX_HTTP_CHECKER_PASSWORD}",
             "health_urls": health_urls or [(api_url or url("api")) + "/health", url("console") + "/api/health"],

@@ -31,7 +31,8 @@ MARKER = "http or tls or dns"
 ITEMS = ["1.1.7", "1.1.8", "3.1.4", "3.2.6", "5.2.1", "5.2.2", "5.2.3", "5.2.4", "5.2.6", "5.3.1", "5.3.2",
          "5.3.5", "6.2.2", "6.2.3", "6.3.3", "6.3.4", "9.1.1", "9.2.1", "10.1.3", "10.2.1", "10.2.2", "10.2.3",
          "10.2.4"]
-#: 3.2.2's http half passes on the drifted edge too: both consoles run the one cached production build
+#: 3.2.2's http half passes on the drifted edge too (both consoles run the one cached production build);
+#: it is shown failing on a console served by `next dev` (test_dev_console_is_not_a_production_build)
 ALL_ITEMS = [*ITEMS, "3.2.2"]
 P = config.PORTS
 
@@ -113,6 +114,48 @@ def test_cors_compares_the_value_not_the_header(tmp_path, edge_up):
     assert result.outcome("5.2.2") == "passed", result.reason("5.2.2")
     answers = str(result.items["5.2.2"]["evidence"])
     assert "from https://attacker.example': {'allow-origin': 'https://console." in answers
+
+
+@pytest.fixture(scope="module")
+def dev_console(tmp_path_factory):
+    """The console's own sources served by `next dev` (too heavy for `sandbox up`: started here only)."""
+    from netutil import free_port
+    from sandbox.common import stop_pid
+    from sandbox.edge import console_dev
+
+    port = free_port()
+    proc = console_dev.start(tmp_path_factory.mktemp("next-dev"), port)
+    try:
+        first = console_dev.wait_first_page(proc, port)
+        rss = _tree_rss_mib(proc.pid)
+        print(f"next dev: first page after {first:.1f}s, {rss:.0f} MiB RSS")
+        yield f"http://console.{config.ZONE}:{port}"
+    finally:
+        stop_pid(proc.pid, kill_group=True, timeout=10)
+
+
+def _tree_rss_mib(pid):
+    out = subprocess.run(["ps", "-o", "rss=", "--pid", str(pid), "--ppid", str(pid)], capture_output=True,
+                         text=True).stdout
+    return sum(int(x) for x in out.split()) / 1024
+
+
+def test_dev_console_is_not_a_production_build(tmp_path, edge_up, dev_console):
+    """3.2.2's failing direction: un-hashed bundle names, webpack's dev layer in the page, and webpack's
+    development output in the bundles (each read only up to its first 256 KiB: main-app.js is 7.6 MB)."""
+    result = run(tmp_path, profile(console_url=dev_console), "-k", "production_bundles")
+    assert result.outcome("3.2.2") == "failed", result.reason("3.2.2")
+    findings = {f["what"]: f for f in result.items["3.2.2"]["findings"]}
+    unhashed = findings["bundles without a content hash"]
+    assert f"{dev_console}/_next/static/chunks/main-app.js?v=" in str(unhashed["observed"])
+    assert unhashed["expected"] == "every bundle name hashed" and unhashed["where"] == dev_console + "/"
+    assert "(app-pages-browser)/" in str(findings["development-server markers in the page"]["observed"])
+    dev = {f["where"].split("/chunks/")[-1]: f["observed"] for f in result.items["3.2.2"]["findings"]
+           if f["what"] == "development build output in the bundle"}
+    main = next(v for k, v in dev.items() if k.startswith("main-app.js?v="))
+    assert main.startswith("['webpack-internal:///', 'eval-source-map'") and "(first bytes only)" in main, dev
+    assert len(dev) == 3, dev
+    assert "observed" in result.reason("3.2.2") and "expected" in result.reason("3.2.2")
 
 
 # --------------------------------------------------------------------------- bad input
