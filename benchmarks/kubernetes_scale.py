@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from checkrun import run_checks  # noqa: E402
-from sandbox.kube import controlplane  # noqa: E402
+from sandbox.kube import controlplane, objects, workload  # noqa: E402
 from sandbox.kube.audit import AuditTail  # noqa: E402
 from sandbox.kube.cluster import Cluster  # noqa: E402
 
@@ -55,7 +55,7 @@ PAGE = 500
 
 def app_objects(ns: str) -> list[dict]:
     """The sandbox's ApexMediation manifests, moved into namespace ns."""
-    docs = controlplane._load_yaml_docs(APP_MANIFEST)
+    docs = workload.load_yaml_docs(APP_MANIFEST)
     out = []
     for d in docs:
         if d["kind"] == "Namespace":
@@ -160,11 +160,11 @@ def main(argv=None) -> int:
         import yaml
         manifest.write_text(yaml.safe_dump_all([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
                                                 *app_objects(ns)]))
-        controlplane.apply_manifests(DATA, manifest, timeout=120)
-        for obj in controlplane._rbac_objects(ns):  # the checker reads secrets there, as in apexmediation
+        workload.apply_manifests(DATA, manifest, timeout=120)
+        for obj in objects.rbac_objects(ns):  # the checker reads secrets there, as in apexmediation
             if obj["kind"] in ("Role", "RoleBinding"):
                 admin.apply(obj)
-        controlplane.run_cronjobs_once(DATA, ns)
+        workload.run_cronjobs_once(DATA, ns)
         print(f"namespace {ns}: app manifests applied, CronJobs run once ({time.perf_counter() - t0:.1f}s)",
               file=sys.stderr)
         have = 2  # backend, console

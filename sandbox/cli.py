@@ -163,7 +163,7 @@ def up_clickhouse(creds: dict[str, str]) -> None:
 
 def up_kubernetes() -> None:
     """Build the control plane once (cached), start it, apply the workloads, give each CronJob a run."""
-    from .kube import build, controlplane
+    from .kube import build, controlplane, workload
 
     log = _logger("kubernetes")
     t0 = time.monotonic()
@@ -171,8 +171,8 @@ def up_kubernetes() -> None:
         binaries = build.ensure_binaries()
         log(f"binaries ready in {time.monotonic() - t0:.1f}s ({build.cache_root(None)})")
         controlplane.up(K8S_DIR, binaries=binaries)
-        result = controlplane.apply_manifests(K8S_DIR, K8S_MANIFEST)
-        created = controlplane.run_cronjobs_once(K8S_DIR)
+        result = workload.apply_manifests(K8S_DIR, K8S_MANIFEST)
+        created = workload.run_cronjobs_once(K8S_DIR)
     except (build.BuildError, controlplane.ControlPlaneError) as exc:
         raise SandboxError(f"Kubernetes control plane: {exc}") from None
     log(f"applied {len(result['applied'])} objects from {K8S_MANIFEST.relative_to(REPO_ROOT)}; "

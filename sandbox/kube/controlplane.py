@@ -9,7 +9,8 @@ kube-controller-manager + kube-scheduler + kwok (fake nodes / pod lifecycle).
 Everything lives in ``data_dir`` (default ``<repo>/.sandbox/k8s``): PKI, kubeconfigs
 (``admin.kubeconfig`` and ``checker.kubeconfig``), pidfiles, logs, ``audit.log``
 and the etcd data.  ``up``/``down`` are idempotent.  Processes are started and stopped with
-``sandbox.common``'s helpers; objects are applied with the kubernetes client (``cluster.Cluster``).
+``sandbox.common``'s helpers; objects are applied with the kubernetes client (``cluster.Cluster``),
+the workloads (manifests, one run of each CronJob) by ``workload``.
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from ..common import (
 )
 from . import build
 from .cluster import TRANSIENT_ERRORS, Cluster
+from .objects import KWOK_ANNOTATION, fake_node, rbac_objects
 from .pki import SERVICE_CIDR, ensure_pki, write_kubeconfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +59,6 @@ DEFAULT_PORTS = {
 APP_NAMESPACE = "apexmediation"
 POD_CIDR = "10.244.0.0/16"
 FAKE_NODES = ("kwok-node-0", "kwok-node-1", "kwok-node-2")
-KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 # order matters: started in this order, stopped in reverse
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 # what a component that is starting (or has stopped answering) raises when asked for its health
@@ -145,60 +146,6 @@ def _wait(probe: Callable[[], Any], timeout: float, what: str) -> Any:
     return poll_until(probe, timeout, what, retry_on=HEALTH_ERRORS, interval=0.5)
 
 
-# -------------------------------------------------------------------- bootstrap
-def _rbac_objects(app_ns: str) -> list[dict[str, Any]]:
-    rb = "rbac.authorization.k8s.io/v1"
-    return [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": app_ns}},
-        {"apiVersion": rb, "kind": "ClusterRoleBinding", "metadata": {"name": "apex-kwok"},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                     "name": "cluster-admin"},
-         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "apex-kwok"}]},
-        # read-only checker identity
-        {"apiVersion": rb, "kind": "ClusterRoleBinding", "metadata": {"name": "apex-checker-view"},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
-         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
-                       "name": "apex-checker"}]},
-        # what `view` lacks and the checks read: nodes and namespaces (1.1.1), RBAC objects (5.1.3)
-        {"apiVersion": rb, "kind": "ClusterRole", "metadata": {"name": "apex-checker-extra"},
-         "rules": [{"apiGroups": [""], "resources": ["nodes", "namespaces"],
-                    "verbs": ["get", "list"]},
-                   {"apiGroups": ["rbac.authorization.k8s.io"],
-                    "resources": ["roles", "rolebindings", "clusterroles", "clusterrolebindings"],
-                    "verbs": ["get", "list"]}]},
-        {"apiVersion": rb, "kind": "ClusterRoleBinding", "metadata": {"name": "apex-checker-extra"},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                     "name": "apex-checker-extra"},
-         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
-                       "name": "apex-checker"}]},
-        # secrets only in the app namespace (a ClusterRoleBinding would grant all namespaces)
-        {"apiVersion": rb, "kind": "Role",
-         "metadata": {"name": "apex-checker-secrets", "namespace": app_ns},
-         "rules": [{"apiGroups": [""], "resources": ["secrets"],
-                    "verbs": ["get", "list", "watch"]}]},
-        {"apiVersion": rb, "kind": "RoleBinding",
-         "metadata": {"name": "apex-checker-secrets", "namespace": app_ns},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                     "name": "apex-checker-secrets"},
-         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
-                       "name": "apex-checker"}]},
-    ]
-
-
-def _fake_node(name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": name, "annotations": {KWOK_ANNOTATION: "fake",
-                                                   "node.alpha.kubernetes.io/ttl": "0"},
-                     "labels": {"type": "kwok", "kubernetes.io/hostname": name,
-                                "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-                                "node-role.kubernetes.io/agent": ""}},
-        "spec": {},
-        "status": {"allocatable": {"cpu": "32", "memory": "128Gi", "pods": "110"},
-                   "capacity": {"cpu": "32", "memory": "128Gi", "pods": "110"}},
-    }
-
-
 # --------------------------------------------------------------------- public API
 def _paths(data_dir: Path) -> dict[str, Path]:
     return {"admin": data_dir / "admin.kubeconfig", "checker": data_dir / "checker.kubeconfig",
@@ -282,7 +229,7 @@ def up(data_dir: Path = DEFAULT_DATA_DIR, apiserver_port: int = DEFAULT_PORTS["a
     _wait(api_ready, timeout, f"kube-apiserver {server}/readyz not ready (log {_log_of(data_dir, 'kube-apiserver')})")
     _log(f"kube-apiserver ready ({time.time() - t0:.1f}s)")
 
-    for obj in _rbac_objects(app_namespace):
+    for obj in rbac_objects(app_namespace):
         admin.apply(obj)
 
     def common(comp: str, port: int) -> list[str]:
@@ -328,7 +275,7 @@ def up(data_dir: Path = DEFAULT_DATA_DIR, apiserver_port: int = DEFAULT_PORTS["a
         try:
             nodes.get(name=n)
         except NotFoundError:
-            nodes.create(body=_fake_node(n))
+            nodes.create(body=fake_node(n))
 
     def nodes_ready() -> bool:
         _check_alive(data_dir, "kwok")
@@ -395,79 +342,6 @@ def status(data_dir: Path = DEFAULT_DATA_DIR) -> dict[str, Any]:
     return out
 
 
-def _load_yaml_docs(path: Path) -> list[dict[str, Any]]:
-    import yaml  # PyYAML: a dev dependency, needed only to read manifests
-
-    return [d for d in yaml.safe_load_all(Path(path).read_text()) if d]
-
-
-def apply_manifests(data_dir: Path = DEFAULT_DATA_DIR, path: Path | str | None = None,
-                    timeout: float = 120, wait: bool = True) -> dict[str, Any]:
-    """Server-side apply every document of a YAML file with the admin identity,
-    then wait until every Deployment in it is Available with all replicas ready."""
-    data_dir = Path(data_dir).resolve()
-    path = Path(path or REPO_ROOT / "sandbox" / "manifests" / "apexmediation.yaml")
-    admin = Cluster(_paths(data_dir)["admin"])
-    docs = _load_yaml_docs(path)
-    # namespaces first, then the rest in file order
-    docs.sort(key=lambda d: 0 if d.get("kind") == "Namespace" else 1)
-    applied = []
-    for d in docs:
-        admin.apply(d)
-        applied.append(f"{d['kind']}/{d['metadata'].get('namespace', '')}/{d['metadata']['name']}")
-    t0 = time.time()
-    if wait:
-        deployments = admin.resource("apps/v1", "Deployment")
-        for d in docs:
-            if d.get("kind") != "Deployment":
-                continue
-            name, namespace = d["metadata"]["name"], d["metadata"].get("namespace", "default")
-
-            def available(name: str = name, namespace: str = namespace) -> bool:
-                obj = deployments.get(name=name, namespace=namespace).to_dict()
-                s = obj.get("status", {})
-                want = obj["spec"].get("replicas", 1)
-                conds = {c["type"]: c["status"] for c in s.get("conditions", [])}
-                return bool(s.get("observedGeneration", 0) >= obj["metadata"]["generation"]
-                            and s.get("availableReplicas", 0) >= want
-                            and s.get("updatedReplicas", 0) >= want
-                            and conds.get("Available") == "True")
-            _wait(available, timeout, f"Deployment {namespace}/{name} not available")
-    return {"applied": applied, "deployments_ready_after_s": round(time.time() - t0, 2)}
-
-
-def run_cronjobs_once(data_dir: Path = DEFAULT_DATA_DIR, namespace: str = APP_NAMESPACE,
-                      timeout: float = 60) -> list[str]:
-    """Give every CronJob in the namespace one run now (like `kubectl create job --from=cronjob/NAME`),
-    unless it already has a Job, and wait for those Jobs to succeed: the sandbox then shows the
-    history a cluster that has been running for a day would show."""
-    admin = Cluster(_paths(Path(data_dir).resolve())["admin"])
-    cronjobs = admin.resource("batch/v1", "CronJob").get(namespace=namespace).to_dict()["items"]
-    jobs = admin.resource("batch/v1", "Job")
-    owners = {o["name"] for j in jobs.get(namespace=namespace).to_dict()["items"]
-              for o in j["metadata"].get("ownerReferences", [])}
-    created = []
-    for cj in cronjobs:
-        name = cj["metadata"]["name"]
-        if name in owners:
-            continue
-        job = f"{name}-initial-{int(time.time())}"
-        jobs.create(namespace=namespace, body={
-            "apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name": job, "namespace": namespace,
-                         "labels": cj["spec"]["jobTemplate"].get("metadata", {}).get("labels", {}),
-                         "annotations": {"cronjob.kubernetes.io/instantiate": "manual"},
-                         "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": name,
-                                              "uid": cj["metadata"]["uid"], "controller": True}]},
-            "spec": cj["spec"]["jobTemplate"]["spec"]})
-        created.append(job)
-    for job in created:
-        def succeeded(job: str = job) -> bool:
-            return bool(jobs.get(name=job, namespace=namespace).to_dict().get("status", {}).get("succeeded") == 1)
-        _wait(succeeded, timeout, f"Job {namespace}/{job} did not succeed")
-    return created
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="local Kubernetes control plane")
     ap.add_argument("cmd", choices=("up", "down", "status", "apply"))
@@ -486,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(st, indent=2))
             return 0 if st["healthy"] else 3
         else:
+            from .workload import apply_manifests  # workload imports this module
+
             print(json.dumps(apply_manifests(args.data_dir, args.manifest), indent=2))
     except SandboxError as e:
         print(f"ERROR: {e}", file=sys.stderr)

@@ -19,6 +19,7 @@ from typing import Any
 from ..common import SandboxError
 from . import controlplane as cp
 from .cluster import Cluster
+from .workload import apply_manifests
 
 NS = cp.APP_NAMESPACE
 
@@ -33,7 +34,7 @@ def run(data_dir: Path, keep: bool = False, cron: bool = False) -> dict[str, Any
     cp.up(data_dir)
     res["up_s"] = round(time.time() - t0, 1)
     t1 = time.time()
-    cp.apply_manifests(data_dir, cp.REPO_ROOT / "sandbox" / "manifests" / "apexmediation.yaml")
+    apply_manifests(data_dir, cp.REPO_ROOT / "sandbox" / "manifests" / "apexmediation.yaml")
     res["apply_and_rollout_s"] = round(time.time() - t1, 1)
     admin = Cluster(data_dir / "admin.kubeconfig")
     checker = Cluster(data_dir / "checker.kubeconfig")

@@ -25,7 +25,7 @@ import pytest
 
 from checkrun import ROOT, run_checks
 from netutil import SilentServer, free_port
-from sandbox.kube import controlplane
+from sandbox.kube import controlplane, objects, workload
 from sandbox.kube.audit import AuditTail
 
 DATA = Path(controlplane.DEFAULT_DATA_DIR).resolve()
@@ -121,9 +121,9 @@ def negative_ns(admin, tmp_path_factory):
     manifest.write_text((VARIANTS / "noncompliant.yaml").read_text().replace("__NAMESPACE__", ns))
     try:
         # admin server-side apply, then wait until both Deployments are Available (kwok makes pods Ready)
-        controlplane.apply_manifests(DATA, manifest, timeout=60, wait=True)
+        workload.apply_manifests(DATA, manifest, timeout=60, wait=True)
         # the checker may read secrets there, as the sandbox grants it in `apexmediation`
-        for obj in controlplane._rbac_objects(ns):
+        for obj in objects.rbac_objects(ns):
             if obj["kind"] in ("Role", "RoleBinding"):
                 admin.apply(obj)
         yield ns

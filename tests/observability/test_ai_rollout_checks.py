@@ -17,7 +17,7 @@ import pytest
 
 from checkrun import run_checks
 from sandbox import monitoring
-from sandbox.kube import controlplane
+from sandbox.kube import controlplane, objects
 
 DATA = Path(controlplane.DEFAULT_DATA_DIR).resolve()
 ITEMS = ["4.2.1", "4.2.2", "4.2.3"]
@@ -53,7 +53,7 @@ def flags_on_namespace(control_plane):
     admin = controlplane.Api(DATA / "admin.kubeconfig")
     ns = f"apex-obs-{secrets.token_hex(4)}"
     try:
-        for obj in controlplane._rbac_objects(ns):
+        for obj in objects.rbac_objects(ns):
             if obj["kind"] in ("Namespace", "Role", "RoleBinding"):
                 admin.apply(obj)
         admin.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "backend-secrets", "namespace": ns},
