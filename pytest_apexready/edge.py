@@ -15,7 +15,7 @@ from .targets.http import Http, HttpResponse
 
 __all__ = [
     "asset_urls", "bundle_findings", "cache_control", "certificate_findings", "console_api_paths", "decode_jwt",
-    "get_routes", "list_body", "openapi", "origin", "post_routes", "rate_limit", "validation_probe",
+    "get_routes", "list_body", "openapi", "origin", "post_routes", "probe_rate_limit", "rate_limit", "validation_probe",
 ]
 
 #: the body of a validation probe: no API schema accepts an unknown single field
@@ -52,6 +52,26 @@ def rate_limit(headers: dict[str, str]) -> tuple[int | None, int | None]:
         found = re.search(r"limit=(\d+)", combined)
         return (int(found.group(1)) if found else None, None)
     return None, None
+
+
+#: --apex-probe stops after this long even without a 429 (each request also has the client's timeouts)
+PROBE_SECONDS = 60.0
+
+
+def probe_rate_limit(http: Http, url: str, limit: int, seconds: float = PROBE_SECONDS) -> tuple[int, int | None, float]:
+    """--apex-probe (5.2.1): GET ``url`` without credentials until the limiter answers 429, at most
+    ``limit + 1`` times (a limiter of ``limit`` refuses that one at the latest) and for ``seconds``.
+    (requests sent, status of the last one, seconds taken). Each GET is sent, never taken from the cache."""
+    import time
+
+    t0 = time.monotonic()
+    sent, status = 0, None
+    while sent <= limit and time.monotonic() - t0 < seconds:
+        status = http.request("GET", url).status
+        sent += 1
+        if status == 429:
+            break
+    return sent, status, time.monotonic() - t0
 
 
 def openapi(http: Http) -> tuple[dict[str, Any], str]:

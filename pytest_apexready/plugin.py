@@ -52,6 +52,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write checklist.json, checklist.md and checklist.html here (default: reports/)")
     group.addoption("--apex-no-report", dest="apex_no_report", action="store_true",
                     help="do not write the checklist files")
+    group.addoption("--apex-probe", dest="apex_probe", action="store_true",
+                    help="5.2.1: exhaust the API's rate limit on expectations.rate_limit_probe_path until a 429 "
+                         "(bounded); refused on a profile with production = true")
     from . import signoff
 
     signoff.add_options(group)
@@ -114,6 +117,10 @@ class ApexSession:
         if self.profile is not None:
             return
         self.profile = load_profile(self.env_name, self._dir("apex_environments"), self.config.rootpath)
+        if self.config.option.apex_probe and self.profile.production:
+            raise pytest.UsageError(f"apexready: --apex-probe is refused on environment profile {self.profile.name} "
+                                    f"({self.profile.path}), key 'production' = true: the probe exhausts the API's "
+                                    "rate limit. Fix: drop --apex-probe, or probe a staging profile")
         for secret in self.profile.secrets():
             self.redactor.add(secret)
         self.records = load_records(self.profile.name, self._dir("apex_waivers"), self._dir("apex_attestations"),

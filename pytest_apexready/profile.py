@@ -137,6 +137,7 @@ EXPECTATIONS: dict[str, tuple[Any, Any, str]] = {
     "rate_limit_requests": (int, 100, "requests allowed per window by the API's rate limiter (5.2.1)"),
     "rate_limit_window_s": (int, 900, "the rate limiter's window in seconds (5.2.1)"),
     "rate_limited_path": (str, "/api/v1/apps", "an API path the rate limiter covers; one GET reads its headers"),
+    "rate_limit_probe_path": (str, None, "the test route --apex-probe exhausts (5.2.1); unset: rate_limited_path"),
     "api_max_page_size": (int, 100, "largest page size a list route may allow (6.3.3)"),
     "static_min_max_age_s": (int, 31536000, "shortest max-age of static assets through the CDN (6.2.2)"),
     "compression_min_bytes": (int, 1024, "responses this large must be gzip or br encoded (6.3.4)"),
@@ -154,7 +155,9 @@ EXPECTATIONS: dict[str, tuple[Any, Any, str]] = {
 _TOP = {"description": str, "extends": str, "env_file": str, "targets": dict,
         "expectations": dict, "absent": dict,
         # go_live: an RFC 3339 string or a TOML date-time, checked by phases.parse_go_live
-        "go_live": object, "evidence": dict}
+        "go_live": object, "evidence": dict,
+        # production = true: options that load a target (--apex-probe) are refused on this profile
+        "production": bool}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TYPE_NAMES: dict[Any, str] = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
                                dict: "a table", Secret: "a string (secret)", Number: "a number"}
@@ -174,6 +177,8 @@ class Profile:
     go_live: Any = None
     #: where evidence outside the targets is read ([evidence]: manifests, staging_store, ...; see continuous.py)
     evidence: dict[str, Any] = field(default_factory=dict)
+    #: top-level ``production = true``: --apex-probe is refused
+    production: bool = False
 
     def secrets(self) -> list[str]:
         return [v.reveal() for t in self.targets.values() for v in t.values()
@@ -330,7 +335,8 @@ class _Loader:
             absent[comp] = reason
         return Profile(name=name, path=path, description=data.get("description", ""), targets=targets,
                        expectations=expectations, absent=absent, sources=sources,
-                       go_live=data.get("go_live"), evidence=data.get("evidence", {}))
+                       go_live=data.get("go_live"), evidence=data.get("evidence", {}),
+                       production=bool(data.get("production", False)))
 
 
 def _safe(value: Any, typ: Any) -> str:

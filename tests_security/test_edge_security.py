@@ -19,17 +19,34 @@ NO_WRITE = ("validation-only request: the API rejects it before any write (tests
 
 
 @check("5.2.1")
-def test_rate_limit_from_headers(http, expect, evidence):
+def test_rate_limit_from_headers(http, expect, evidence, pytestconfig):
     url = http.url("api", expect["rate_limited_path"])
     resp = http.get(url, auth=True)
     headers = {k: v for k, v in resp.headers.items() if "ratelimit" in k}
     evidence.record("rate limit headers", headers, source=f"GET {url}")
-    evidence.note("one request reads the limit from the standard headers; the limit is never exhausted")
     limit, window = edge.rate_limit(resp.headers)
     want = (expect["rate_limit_requests"], expect["rate_limit_window_s"])
+    findings = []
     if (limit, window) != want:
-        fail_check("rate limit (requests, window seconds)", observed=(limit, window) if headers else "no RateLimit "
-                   "headers", expected=want, where=f"GET {url}")
+        findings.append(Finding("rate limit (requests, window seconds)", (limit, window) if headers else
+                                "no RateLimit headers", want, f"GET {url}"))
+    if not pytestconfig.getoption("apex_probe"):
+        evidence.note("one request reads the limit from the standard headers; the limit is never exhausted "
+                      "(--apex-probe exhausts it on a test route)")
+        fail_check(findings=findings)
+        return
+    # opt-in (refused on production = true profiles): prove the limiter refuses, not only that it says so
+    probe = http.url("api", expect["rate_limit_probe_path"] or expect["rate_limited_path"])
+    sent, status, took = edge.probe_rate_limit(http, probe, want[0])
+    evidence.record("probe", {"requests": sent, "last status": status, "seconds": round(took, 1)},
+                    source=f"GET {probe} (--apex-probe)")
+    evidence.note(f"--apex-probe: unauthenticated GETs until a 429, at most {want[0] + 1} and "
+                  f"{edge.PROBE_SECONDS:g} s; the limiter's budget for this client is spent until its window ends")
+    if status != 429:
+        findings.append(Finding("429 from the rate limiter (--apex-probe)", f"no 429 after {sent} requests in "
+                                f"{took:.1f} s (last status {status})", f"a 429 within {want[0] + 1} requests",
+                                f"GET {probe}"))
+    fail_check(findings=findings)
 
 
 @check("5.2.2")

@@ -23,7 +23,8 @@ def profile(*, https: int = P["https"], api_url: str | None = None, nameservers:
             tls_endpoints: list[str] | None = None, http_port: int = P["http"], dns_servers: list[str] | None = None,
             resolvers: list[str] | None = None, ca_bundle: str = ".sandbox/edge/ca.pem",
             customer: str = "checker@apexmediation.local", health_urls: list[str] | None = None,
-            http_extra: dict[str, object] | None = None, console_url: str | None = None) -> str:
+            http_extra: dict[str, object] | None = None, console_url: str | None = None,
+            top: str = "", expect_extra: dict[str, object] | None = None) -> str:
     """TOML text of a profile reading the edge on ``https`` (the compliant edge by default)."""
     def url(name: str) -> str:
         return f"https://{name}.{Z}:{https}"
@@ -36,14 +37,15 @@ def profile(*, https: int = P["https"], api_url: str | None = None, nameservers:
     tls = {"endpoints": tls_endpoints or [f"{n}.{Z}:{https}" for n in config.NAMES], "ca_bundle": ca_bundle,
            "nameservers": [nameservers], "http_port": http_port, "connect_timeout": 3}
     dns = {"zone": Z, "nameservers": dns_servers or [DNS_OK], "resolvers": resolvers or [DNS_OK], "connect_timeout": 2}
-    lines = ['description = "edge self-test"', 'env_file = ".sandbox/credentials.env"', "",
+    lines = [*([top] if top else []), 'description = "edge self-test"', 'env_file = ".sandbox/credentials.env"', "",
              "[targets.postgres]", 'host = "127.0.0.1"', "port = 25432", 'dbname = "apexmediation"',
              'user = "apex_checker"', 'password = "${APEX_PG_CHECKER_PASSWORD}"', "connect_timeout = 3", ""]
     for name, table in (("http", http), ("tls", tls), ("dns", dns)):
         lines.append(f"[targets.{name}]")
         lines += [f"{k} = {_toml(v)}" for k, v in table.items()]
         lines.append("")
-    lines += ["[expectations]", f"test_customer_email = {_toml(customer)}", f"dns_records = {_toml(RECORDS)}", "",
+    lines += ["[expectations]", f"test_customer_email = {_toml(customer)}", f"dns_records = {_toml(RECORDS)}",
+              *(f"{k} = {_toml(v)}" for k, v in (expect_extra or {}).items()), "",
               "[absent]", 'k8s = "edge self-test: the Kubernetes halves are tested in tests/k8s"',
               'aws = "edge self-test: the AWS halves are tested with moto"', ""]
     return "\n".join(lines)

@@ -158,6 +158,49 @@ def test_dev_console_is_not_a_production_build(tmp_path, edge_up, dev_console):
     assert "observed" in result.reason("3.2.2") and "expected" in result.reason("3.2.2")
 
 
+# --------------------------------------------------------------------------- --apex-probe (5.2.1)
+
+PROBE = ("--apex-probe", "-k", "rate_limit")
+PROBE_PATH = {"rate_limit_probe_path": "/api/v1/ad-networks"}
+
+
+def test_probe_is_refused_on_a_production_profile(tmp_path, edge_up):
+    path = tmp_path / "prod.toml"
+    path.write_text(profile(top="production = true"))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--env", str(path), *PROBE,
+                           "--apex-no-report", "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"),
+                           str(ROOT / SUITES[1])], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert (f"--apex-probe is refused on environment profile {path.stem} ({path}), key 'production' = true"
+            in proc.stderr), proc.stderr
+    # without the option the same profile runs (the single-request read only)
+    result = run(tmp_path, profile(top="production = true"), "-k", "rate_limit")
+    assert result.outcome("5.2.1") == "passed", result.reason("5.2.1")
+    assert "probe" not in [e["name"] for e in result.items["5.2.1"]["evidence"]]
+
+
+def test_probe_sees_a_429_within_the_limit(tmp_path, edge_up):
+    edge.reset_rate_limit()
+    try:
+        result = run(tmp_path, profile(expect_extra=PROBE_PATH), *PROBE)
+    finally:
+        edge.reset_rate_limit()   # loopback-only sandbox route: the next run gets its full budget back
+    assert result.outcome("5.2.1") == "passed", result.reason("5.2.1")
+    probe = next(e for e in result.items["5.2.1"]["evidence"] if e["name"] == "probe")
+    assert probe["value"]["last status"] == 429 and 1 <= probe["value"]["requests"] <= 101, probe
+    assert probe["source"] == f"GET https://api.{config.ZONE}:{P['https']}/api/v1/ad-networks (--apex-probe)"
+
+
+def test_probe_fails_without_a_limiter(tmp_path, edge_up):
+    result = run(tmp_path, drifted().replace("[expectations]", "[expectations]\nrate_limit_probe_path = "
+                                             '"/api/v1/ad-networks"'), *PROBE)
+    assert result.outcome("5.2.1") == "failed", result.reason("5.2.1")
+    finding = next(f for f in result.items["5.2.1"]["findings"] if "--apex-probe" in f["what"])
+    assert finding["observed"].startswith("no 429 after 101 requests in "), finding
+    assert finding["expected"] == "a 429 within 101 requests"
+    assert finding["where"] == f"GET https://api.{config.ZONE}:{P['drift_https']}/api/v1/ad-networks"
+
+
 # --------------------------------------------------------------------------- bad input
 
 class _Bad(BaseHTTPRequestHandler):
