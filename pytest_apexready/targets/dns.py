@@ -13,7 +13,7 @@ from typing import Any
 from ..outcomes import TargetUnavailable
 from . import Target
 
-__all__ = ["Answer", "Dns", "parse_server", "resolve_address"]
+__all__ = ["Answer", "Dns", "is_address", "parse_server", "pinned_address", "resolve_address"]
 
 
 def parse_server(text: str) -> tuple[str, int]:
@@ -84,6 +84,31 @@ def resolve_address(name: str, nameservers: list[str], timeout: float) -> str:
             return address[0]
         said.append(f"{server}: {answer.describe()}")
     raise LookupError(f"{name} does not resolve ({'; '.join(said)})")
+
+
+def is_address(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def pinned_address(target: Target, cache: dict[str, str], host: str, fix: str) -> str:
+    """The address to connect to for ``host``: looked up once (into ``cache``) at the target's own
+    ``nameservers`` when it has any (a zone not yet delegated, a split horizon), else ``host`` itself for the
+    system resolver. A name they do not resolve makes the target unavailable, ``fix`` saying what to do."""
+    nameservers = [str(s) for s in target.settings.get("nameservers", [])]
+    if not nameservers or is_address(host):
+        return host
+    if host not in cache:
+        try:
+            cache[host] = resolve_address(host, nameservers, target.timeout)
+        except LookupError as exc:
+            raise TargetUnavailable(target.name, host, f"{exc}; fix: {fix}") from None
+    return cache[host]
 
 
 class Dns(Target):

@@ -71,18 +71,10 @@ class Tls(Target):
         return out
 
     def _address(self, host: str) -> str:
-        nameservers = [str(s) for s in self.settings.get("nameservers", [])]
-        if not nameservers or _is_address(host):
-            return host
-        if host not in self._addresses:
-            from .dns import resolve_address
+        from .dns import pinned_address
 
-            try:
-                self._addresses[host] = resolve_address(host, nameservers, self.timeout)
-            except LookupError as exc:
-                raise TargetUnavailable(self.name, host, f"{exc}; fix: create the record or correct "
-                                        f"endpoints in [targets.{self.name}]") from None
-        return self._addresses[host]
+        return pinned_address(self, self._addresses, host,
+                              f"create the record or correct endpoints in [targets.{self.name}]")
 
     def _verifying_context(self) -> ssl.SSLContext:
         ca = self.settings.get("ca_bundle")
@@ -194,13 +186,3 @@ class Tls(Target):
                                     f"{type(exc).__name__}: {exc}") from None
         finally:
             conn.close()
-
-
-def _is_address(host: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
