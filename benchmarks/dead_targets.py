@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from netutil import SilentServer  # noqa: E402 - tests/ is put on the path just above
+from netutil import SilentServer, silent_kubeconfig  # noqa: E402 - tests/ is put on the path just above
 from pytest_apexready.redact import Secret  # noqa: E402
 from pytest_apexready.targets.registry import KINDS  # noqa: E402
 
@@ -85,14 +85,7 @@ def silence(key: str, value: Any, schema: Any, port: int, kubeconfig: Path, time
 def dead_profile(tmp: Path, port: int, timeout: float) -> Path:
     """environments/local.toml with every registry target on the silent port (names resolve at a silent DNS)."""
     local = tomllib.loads((ROOT / "environments" / "local.toml").read_text())
-    kubeconfig = tmp / "silent.kubeconfig"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "silent",
-        "clusters": [{"name": "silent", "cluster": {"server": f"https://127.0.0.1:{port}",
-                                                     "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "checker", "user": {"token": "not-a-real-token"}}],
-        "contexts": [{"name": "silent", "context": {"cluster": "silent", "user": "checker"}}],
-    }))
+    kubeconfig = silent_kubeconfig(tmp / "silent.kubeconfig", port)
     missing = sorted(set(KINDS) - set(local.get("targets", {})))
     if missing:
         raise SystemExit(f"environments/local.toml has no table for {missing}: the dead run would not cover them")

@@ -1,11 +1,13 @@
-"""Network helpers for self-tests: free ports and a server that accepts and never answers."""
+"""Network helpers for self-tests: free ports, a server that accepts and never answers, a kubeconfig pointing at it."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import selectors
 import socket
 import threading
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -89,3 +91,15 @@ class SilentServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def silent_kubeconfig(path: Path, port: int) -> Path:
+    """A kubeconfig whose API server is 127.0.0.1:``port`` (a SilentServer), with a dummy token."""
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "silent",
+        "clusters": [{"name": "silent", "cluster": {"server": f"https://127.0.0.1:{port}",
+                                                     "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "checker", "user": {"token": "not-a-real-token"}}],
+        "contexts": [{"name": "silent", "context": {"cluster": "silent", "user": "checker"}}],
+    }))
+    return path

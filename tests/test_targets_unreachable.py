@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from netutil import SilentServer
+from netutil import SilentServer, silent_kubeconfig
 from netutil import free_port as closed_port
 from pytest_apexready.catalog import load_catalog
 from pytest_apexready.outcomes import TargetUnavailable
@@ -224,14 +224,7 @@ def silent_value(key: str, port: int, kubeconfig: Path) -> object:
 
 def silent_profile(tmp: Path, port: int) -> str:
     """Every target kind of the registry on one silent port (TCP, and UDP for DNS; a kubeconfig pointing there)."""
-    kubeconfig = tmp / "silent.kubeconfig"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "silent",
-        "clusters": [{"name": "silent", "cluster": {"server": f"https://127.0.0.1:{port}",
-                                                     "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "checker", "user": {"token": "not-a-real-token"}}],
-        "contexts": [{"name": "silent", "context": {"cluster": "silent", "user": "checker"}}],
-    }))
+    kubeconfig = silent_kubeconfig(tmp / "silent.kubeconfig", port)
     text = 'description = "every target silent"\n'
     for kind in TARGETS:
         table = {k: v for k in kind.schema if (v := silent_value(k, port, kubeconfig)) is not None}
