@@ -141,10 +141,22 @@ def _start(name: str, spec: dict[str, Any], log: Log) -> subprocess.Popen[bytes]
                  cwd=spec.get("cwd", REPO_ROOT), env=spec["env"])
 
 
+def _certs_stale(certs_dir: Path) -> bool:
+    """Reissue when the good certificate nears expiry, or when the drifted "expires in a few days" one
+    no longer does (a sandbox kept for days would otherwise serve an expired one in its place)."""
+    edge, expiring = certs_dir / "edge.pem", certs_dir / "expiring.pem"
+    if not edge.exists() or not expiring.exists():
+        return True
+    return _days_left(edge) < 30 or _days_left(expiring) < config.EXPIRING_DAYS - 1
+
+
 def _write_configs() -> tuple[Path, list[tuple[str, Path, int]]]:
     certs_dir = EDGE_DIR / "certs"
-    if not (certs_dir / "edge.pem").exists() or _days_left(certs_dir / "edge.pem") < 30:
+    if _certs_stale(certs_dir):
         certs = config.write_certificates(certs_dir)
+        pid = _pid("nginx")
+        if pid:  # nginx holds the old certificates in memory: start it again below
+            stop_pid(pid, kill_group=True, timeout=10)
     else:
         certs = {p.stem: p for p in certs_dir.glob("*.pem") if p.stem != "ca"}
     shutil.copy2(certs_dir / "ca.pem", CA_FILE)
