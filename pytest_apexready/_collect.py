@@ -9,6 +9,7 @@ one of its parts has no check.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,11 +31,21 @@ __all__ = [
     "NotAutomated",
     "attach",
     "catalog_nodes",
+    "deselect",
     "mark",
 ]
 
 #: the marker the plugin puts on every test it attached (``apex_item(item_id, part=None)``)
 MARK = "apex_item"
+
+
+def deselect(config: pytest.Config, items: list[pytest.Item], keep: Callable[[Item | None], bool]) -> None:
+    """Keep (in place) the tests whose catalog item ``keep`` accepts; the rest are reported deselected, so that
+    pytest's summary and ``-m``-style counts see them (``--apex-rerun``, ``--apex-phase``)."""
+    drop = [i for i in items if not keep(i.stash.get(ITEM_KEY, None))]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = [i for i in items if keep(i.stash.get(ITEM_KEY, None))]
 
 
 @dataclass(frozen=True, slots=True)

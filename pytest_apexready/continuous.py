@@ -82,6 +82,7 @@ class ContinuousPlugin:
     # -- selection: phase markers and --apex-phase ------------------------------------------------------------
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
                                       items: list[pytest.Item]) -> None:
+        from ._collect import deselect
         from ._keys import ITEM_KEY
 
         profile = getattr(self._session(), "profile", None)
@@ -91,18 +92,13 @@ class ContinuousPlugin:
             if unknown:
                 raise pytest.UsageError(f"apexready: environment profile {profile.path}, key 'evidence.{unknown[0]}': "
                                         f"unknown key. Fix: keys of [evidence] are {', '.join(EVIDENCE_KEYS)}")
-        keep: list[pytest.Item] = []
-        drop: list[pytest.Item] = []
         for item in items:
-            entry = item.stash.get(ITEM_KEY, None)
-            due = getattr(entry, "due", None)
+            due = getattr(item.stash.get(ITEM_KEY, None), "due", None)
             if due:
                 item.add_marker(ph.phase(due).marker)
-            if self.chosen is not None:
-                (keep if due == self.chosen.name else drop).append(item)
-        if self.chosen is not None and drop:
-            config.hook.pytest_deselected(items=drop)
-            items[:] = keep
+        chosen = self.chosen
+        if chosen is not None:
+            deselect(config, items, lambda entry: getattr(entry, "due", None) == chosen.name)
 
     # -- the clock -------------------------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)

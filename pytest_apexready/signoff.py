@@ -114,21 +114,15 @@ class SignoffPlugin:
                                       items: list[pytest.Item]) -> None:
         if self.prev is None:
             return
-        from ._keys import ITEM_KEY, SESSION_KEY
+        from ._collect import deselect
+        from ._keys import SESSION_KEY
 
         apex = config.stash.get(SESSION_KEY, None)
         recorded = self.prev.environment.name
         if apex is not None and apex.profile is not None and apex.profile.name != recorded:
             raise pytest.UsageError(f"apexready: --apex-rerun: the record is for environment "
                                     f"{recorded!r}, this run is for {apex.profile.name!r}")
-        keep: list[pytest.Item] = []
-        drop: list[pytest.Item] = []
-        for item in items:
-            entry = item.stash.get(ITEM_KEY, None)
-            (keep if entry is not None and entry.id in self.selected else drop).append(item)
-        if drop:
-            config.hook.pytest_deselected(items=drop)
-            items[:] = keep
+        deselect(config, items, lambda entry: entry is not None and entry.id in self.selected)
 
     # -- the record -------------------------------------------------------------------------------
     def pytest_apexready_record(self, slot: RecordSlot, outdir: Path, config: pytest.Config) -> None:
