@@ -2,8 +2,11 @@
 
 Two stacks share this code:
 
-- ``compliant`` (started by ``python -m sandbox up``): Prometheus (Debian) scraping the API's
-  /metrics, the PostgreSQL, Redis and node exporters (Debian), Alertmanager and itself, with
+- ``compliant`` (started by ``python -m sandbox up``): Prometheus (Debian) scraping the edge API's
+  /metrics (sandbox/edge/api, port 28300, exempt from its rate limiter) plus a business-metrics
+  stand-in for the counters the API moves only on writing routes (``api_stub.py --business-only``,
+  target label ``source="business-stand-in"``), the PostgreSQL, Redis and node exporters (Debian),
+  Alertmanager and itself, with
   ``monitoring/alerts.yml``; Alertmanager (Debian, clustering off) routing critical to Slack
   #platform-alerts and PagerDuty and warning to email, every receiver pointing at the local sink;
   VictoriaLogs fed by the log shipper; the Grafana API stand-in serving ``monitoring/dashboards``.
@@ -12,17 +15,21 @@ Two stacks share this code:
   ``drifted/alerts.yml`` (no AI cost rules, a critical rule without ``for:`` or test); its
   Alertmanager has no PagerDuty route; its dashboards (``drifted/dashboards``) have panels without
   data and no AI spend by service, and the system-health one is listed but refused (403); its API
-  does not expose sdk_crashes_total and stripe_revenue_cents. The self-test drives its API to 6 %
-  errors and p95 about 900 ms (``python -m sandbox traffic --url ... --error-percent 6 --slow-percent 25``).
+  is the whole stand-in (``api_stub.py``, request and business metrics) without sdk_crashes_total
+  and stripe_revenue_cents, which the self-test drives to 6 % errors and p95 about 900 ms
+  (``python -m sandbox traffic --target stand-in --url ... --error-percent 6 --slow-percent 25``):
+  an API of our own can be made to fail without touching the edge API others read.
 
 Generated configuration and data live in ``.sandbox/monitoring/<stack>/``; nothing leaves 127.0.0.1.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -46,6 +53,7 @@ from ..common import (
     read_pidfile,
     stop_pid,
 )
+from ..edge.config import PORTS as EDGE_PORTS
 
 MONITORING = REPO_ROOT / "monitoring"
 DRIFTED_ASSETS = Path(__file__).resolve().parent / "drifted"
@@ -78,14 +86,17 @@ class Stack:
 
 
 EXPORTER_PORTS = {"node": 29100, "postgres_exporter": 29187, "redis_exporter": 29121, "victorialogs": 29428}
-COMPLIANT = Stack("compliant", {"api": 29080, "prometheus": 29090, "alertmanager": 29093, "sink": 29095,
-                                "smtp": 29025, "grafana": 29300, **EXPORTER_PORTS}, shared=True)
+#: "api" is the API Prometheus scrapes and `traffic` drives: the edge API for the compliant stack (started by
+#: the edge component), our stand-in for the drifted one; "business" is the compliant stack's business stand-in
+COMPLIANT = Stack("compliant", {"api": EDGE_PORTS["api"], "business": 29080, "prometheus": 29090,
+                                "alertmanager": 29093, "sink": 29095, "smtp": 29025, "grafana": 29300,
+                                **EXPORTER_PORTS}, shared=True)
 DRIFTED = Stack("drifted", {"api": 30080, "prometheus": 30090, "alertmanager": 30093, "sink": 30095,
                             "smtp": 30025, "grafana": 30300, "closed": 30999, **EXPORTER_PORTS}, drifted=True)
 STACKS = {s.name: s for s in (COMPLIANT, DRIFTED)}
 #: service label -> log file the shipper sends to VictoriaLogs
 LOG_SOURCES = {
-    "apexmediation-api": COMPLIANT.dir / "logs" / "api.log",
+    "apexmediation-api": SANDBOX_DIR / "edge" / "logs" / "api.log",   # the edge API's stdout, a line per request
     "prometheus": COMPLIANT.dir / "logs" / "prometheus.log",
     "alertmanager": COMPLIANT.dir / "logs" / "alertmanager.log",
     "postgres": SANDBOX_DIR / "pg" / "primary.log",
@@ -100,8 +111,13 @@ def prometheus_config(stack: Stack) -> dict[str, Any]:
         return {"job_name": name, "static_configs": [{"targets": [f"{HOST}:{port}"]}]}
 
     p = stack.ports
-    jobs = [job("prometheus", p["prometheus"]), job("alertmanager", p["alertmanager"]),
-            job("apexmediation-api", p["api"]), job("postgres", p["postgres_exporter"])]
+    api = job("apexmediation-api", p["api"])
+    if "business" in p:
+        # the counters the edge API moves only on writing routes come from the stand-in, labelled as such
+        api["static_configs"].append({"targets": [f"{HOST}:{p['business']}"],
+                                      "labels": {"source": "business-stand-in"}})
+    jobs = [job("prometheus", p["prometheus"]), job("alertmanager", p["alertmanager"]), api,
+            job("postgres", p["postgres_exporter"])]
     if stack.drifted:
         jobs.append(job("redis", p["closed"]))     # a target down; and "node" is not scraped at all
     else:
@@ -206,10 +222,16 @@ def processes(stack: Stack) -> list[Proc]:
     am_key = _secret_file(d / "pagerduty.key")
     (d / "prometheus.yml").write_text(yaml.safe_dump(prometheus_config(stack), sort_keys=False))
     (d / "alertmanager.yml").write_text(yaml.safe_dump(alertmanager_config(stack, am_key), sort_keys=False))
+    if stack.drifted:
+        stub = Proc("api", [py, "-m", "sandbox.monitoring.api_stub", "--port", str(p["api"]),
+                            "--drop", "sdk_crashes_total,stripe_revenue_cents"],
+                    f"{stack.url('api')}/health", marker="sandbox.monitoring.api_stub")
+    else:
+        stub = Proc("business", [py, "-m", "sandbox.monitoring.api_stub", "--port", str(p["business"]),
+                                 "--business-only"], f"{stack.url('business')}/health",
+                    marker="sandbox.monitoring.api_stub")
     procs = [
-        Proc("api", [py, "-m", "sandbox.monitoring.api_stub", "--port", str(p["api"]),
-                     *(["--drop", "sdk_crashes_total,stripe_revenue_cents"] if stack.drifted else [])],
-             f"{stack.url('api')}/health", marker="sandbox.monitoring.api_stub"),
+        stub,
         Proc("sink", [py, "-m", "sandbox.monitoring.sink", "--http-port", str(p["sink"]), "--smtp-port",
                       str(p["smtp"]), "--out", str(d / "received.jsonl")], f"{stack.url('sink')}/health",
              marker="sandbox.monitoring.sink"),
@@ -267,9 +289,18 @@ def start(stack: Stack, log: Callable[[str], None] = print, timeout: float = 60)
     t0 = time.monotonic()
     pids: dict[str, int] = {}
     procs = processes(stack)
+    _retire(stack, {proc.name for proc in procs}, log)
     for proc in procs:
         pid = running(stack, proc.name, proc.marker)
+        if pid and process_cmdline(pid) != " ".join(proc.cmd):
+            # started with other arguments by an older version of this module: restart it
+            stop_pid(pid, kill_group=True, timeout=10)
+            pid = None
         if pid and (not proc.ready or _http_ok(proc.ready)):
+            if _config_changed(stack, proc.name):
+                os.kill(pid, signal.SIGHUP)   # both reload their configuration on SIGHUP, keeping their data
+                _config_changed(stack, proc.name, loaded=True)
+                log(f"{stack.name}: {proc.name} reloaded its changed configuration")
             pids[proc.name] = pid
             continue
         if pid:
@@ -278,6 +309,7 @@ def start(stack: Stack, log: Callable[[str], None] = print, timeout: float = 60)
             # the failing direction starts from empty history: old days of samples would pass 11.2.2
             shutil.rmtree(stack.dir / f"{proc.name}-data", ignore_errors=True)
         pids[proc.name] = _spawn(stack, proc)
+        _config_changed(stack, proc.name, loaded=True)
     deadline = time.monotonic() + timeout
     for proc in procs:
         while proc.ready and not _http_ok(proc.ready):
@@ -292,8 +324,31 @@ def start(stack: Stack, log: Callable[[str], None] = print, timeout: float = 60)
     return pids
 
 
+def _config_changed(stack: Stack, name: str, loaded: bool = False) -> bool:
+    """Whether <name>.yml differs from what the running process loaded (a hash kept in run/); with
+    ``loaded``, record that it has loaded the current one. Only Prometheus and Alertmanager have one."""
+    config, seen = stack.dir / f"{name}.yml", stack.dir / "run" / f"{name}.loaded"
+    if name not in ("prometheus", "alertmanager") or not config.exists():
+        return False
+    digest = hashlib.sha256(config.read_bytes()).hexdigest()
+    if loaded:
+        seen.write_text(digest)
+    return not seen.exists() or seen.read_text() != digest
+
+
+def _retire(stack: Stack, current: set[str], log: Callable[[str], None]) -> None:
+    """Stop what an older version of the stack ran under a name it no longer has (the compliant "api")."""
+    for pidfile in sorted((stack.dir / "run").glob("*.pid")):
+        if pidfile.stem not in current:
+            pid = read_pidfile(pidfile)
+            if pid_alive(pid):
+                stop_pid(pid, kill_group=True, timeout=10)
+                log(f"{stack.name}: stopped {pidfile.stem} (pid {pid}), no longer part of the stack")
+            pidfile.unlink(missing_ok=True)
+
+
 def stop(stack: Stack, log: Callable[[str], None] = print) -> None:
-    for proc_name in ("logship", "victorialogs", "grafana", "prometheus", "alertmanager", "sink", "api",
+    for proc_name in ("logship", "victorialogs", "grafana", "prometheus", "alertmanager", "sink", "api", "business",
                       "redis_exporter", "postgres_exporter", "node"):
         pid = read_pidfile(_pidfile(stack, proc_name))
         if pid_alive(pid):

@@ -1,9 +1,14 @@
-"""A stand-in for the ApexMediation API's /metrics until the edge API (issue 10) serves its own.
+"""A stand-in for the ApexMediation API's metrics, with the edge API's prom-client names.
 
-It answers a few API routes and exposes, with prom-client's names, what the real API exposes:
-the request-duration histogram and the request counter by route and status, and the business
-metrics (signups, ad impressions, revenue, SDK crashes, churn, AI spend by service). Every value
-is counted from requests it really served: `python -m sandbox traffic` drives it.
+It answers a few API routes and exposes what the edge API (sandbox/edge/api) exposes: the
+request-duration histogram and the request counter by route and status, and the business metrics
+(signups, ad impressions, revenue, SDK crashes, churn, AI spend by service). Every value is counted
+from requests it really served: `python -m sandbox traffic` drives it. Two uses:
+
+- ``--business-only`` (the compliant stack, next to the edge API): only the business counters the
+  edge API moves on writing routes alone (signups, impressions, revenue, SDK crashes, AI spend),
+  which the load generator never calls; no request metrics (those are the edge API's own);
+- whole (the drifted stack): an API of our own that can be made slow and failing.
 
 Faults on demand, for the failing direction: a request header ``X-Apex-Fault: error`` answers 500,
 ``X-Apex-Fault: slow=900`` answers after 900 ms. One log line per request goes to stdout.
@@ -44,6 +49,9 @@ AI_MONTH = Gauge("openai_monthly_spend_dollars", "OpenAI spend this month by ser
 
 #: exposed name -> collector, for --drop
 DROPPABLE = {"sdk_crashes_total": CRASHES, "stripe_revenue_cents": REVENUE}
+#: not exposed with --business-only: the edge API serves these itself without any write
+#: (request metrics; customers_active read from PostgreSQL; customers_churned_total, which no route moves)
+NOT_BUSINESS = (REQUESTS, DURATION, ACTIVE, CHURNED)
 _lock = threading.Lock()
 _ai_turn = itertools.cycle(AI_SERVICES)
 ACTIVE.set(100)
@@ -121,9 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--drop", default="", help="comma-separated metrics not to expose (the drifted stack's API)")
+    ap.add_argument("--business-only", action="store_true",
+                    help="expose only the business counters the edge API moves on writing routes alone")
     args = ap.parse_args(argv)
     for name in filter(None, args.drop.split(",")):
         REGISTRY.unregister(DROPPABLE[name])
+    for collector in NOT_BUSINESS if args.business_only else ():
+        REGISTRY.unregister(collector)
     server = http.server.ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
     print(json.dumps({"ts": time.time(), "level": "info", "msg": f"listening on {args.host}:{args.port}"}),

@@ -2,10 +2,13 @@
 tests_golive/test_observability_golive.py, 4.3.1 of tests_app/test_ai_rollout.py), both directions,
 against the real Prometheus, Alertmanager, exporters, VictoriaLogs and Grafana API stand-in of the sandbox:
 
-- compliant: the sandbox's monitoring stack, after a few seconds of `python -m sandbox traffic`,
-  passes every item (7.1.3 is not applicable: the profile declares no mesh);
-- drifted: the drifted stack (sandbox/monitoring, ``DRIFTED``) with its API driven to about 6 %
-  errors and p95 about 900 ms fails every item, with observed, expected and where read;
+- compliant: the sandbox's monitoring stack, after a few seconds of `python -m sandbox traffic`
+  against the edge API (read-only, from loopback addresses other than 127.0.0.1) and the business
+  stand-in, passes every item (7.1.3 is not applicable: the profile declares no mesh);
+- drifted: the drifted stack (sandbox/monitoring, ``DRIFTED``) with its API, the whole stand-in,
+  driven to about 6 % errors and p95 about 900 ms fails every item, with observed, expected and where read;
+- traffic: each simulated client binds its own 127.x.y.z (never 127.0.0.0/16) and stays within its
+  rate-limit budget;
 - read-only: through recording proxies, the checker sent only GETs and POSTs to the query
   endpoints, never created a silence or an alert, and sent each distinct PromQL expression once;
 - unreachable: closed ports error every item with one reason per target.
@@ -16,10 +19,14 @@ stack is started here and stopped afterwards.
 
 from __future__ import annotations
 
+import http.server
 import json
 import re
+import threading
 import time
 import urllib.request
+from collections import Counter
+from typing import ClassVar
 
 import pytest
 from recording_proxy import RecordingProxy  # type: ignore[import-not-found]  # a sibling, by bare name
@@ -76,10 +83,14 @@ def _wait(what: str, probe, timeout: float = 60) -> None:
 
 @pytest.fixture(scope="module")
 def compliant_stack():
-    monitoring.start(monitoring.COMPLIANT, log=lambda _: None)
-    traffic.run(traffic.Plan(monitoring.COMPLIANT.url("api"), seconds=5))
+    stack = monitoring.COMPLIANT
+    monitoring.start(stack, log=lambda _: None)
+    counts = traffic.run(traffic.Plan(stack.url("api"), seconds=5, business_url=stack.url("business")))
+    # the edge API answered (its /health needs the edge up), no simulated client ran out of budget
+    assert counts["200"] and counts["business 200"] and not counts["429"], counts
+    assert not counts["201"] and not counts["202"], counts   # read-only: every POST was refused
     time.sleep(2.5)  # one more scrape after the last request
-    return monitoring.COMPLIANT
+    return stack
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +100,7 @@ def drifted_stack():
     try:
         # 6 % errors, a quarter of the requests at 900 ms: p95 falls in the (0.5 s, 1 s] bucket near 900 ms
         traffic.run(traffic.Plan(stack.url("api"), seconds=12, rps=40, threads=16, error_percent=6,
-                                 slow_percent=25, slow_ms=900))
+                                 slow_percent=25, slow_ms=900, target="stand-in"))
         am = stack.url("alertmanager")
         _wait("the drifted Alertmanager to hold a firing critical alert",
               lambda: any(a["labels"].get("severity") == "critical"
@@ -206,7 +217,59 @@ def test_checker_only_reads(compliant_stack, tmp_path):
     assert len(queries) >= 30, queries
 
 
-# --------------------------------------------------------------------------- (d) unreachable
+def test_compliant_prometheus_scrapes_the_edge_api(compliant_stack):
+    """The API job reads the edge API's own /metrics; the stand-in only adds the business counters."""
+    targets = _get(f"{compliant_stack.url('prometheus')}/api/v1/targets?state=active")["data"]["activeTargets"]
+    api = {t["labels"]["instance"]: t for t in targets if t["labels"]["job"] == "apexmediation-api"}
+    assert sorted(api) == ["127.0.0.1:28300", "127.0.0.1:29080"], sorted(api)
+    assert all(t["health"] == "up" for t in api.values()), api
+    assert api["127.0.0.1:29080"]["labels"]["source"] == "business-stand-in"
+    stand_in = urllib.request.urlopen(f"{compliant_stack.url('business')}/metrics", timeout=5).read().decode()
+    assert "http_request" not in stand_in and "customers_active" not in stand_in, stand_in
+
+
+# --------------------------------------------------------------------------- (d) traffic: many clients, none 127.0.0.1
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers 200 to everything and records (client address, method, path)."""
+    protocol_version = "HTTP/1.1"
+    seen: ClassVar[list[tuple[str, str, str]]] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.seen.append((self.client_address[0], self.command, self.path))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    do_GET = do_POST = _answer
+
+
+def test_traffic_spreads_over_loopback_clients_within_their_budget():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        counts = traffic.run(traffic.Plan(url, seconds=3, rps=120, threads=4))
+    finally:
+        server.shutdown()
+    seen = _Recorder.seen
+    assert counts["200"] + 1 == len(seen) > 200, counts   # + the one sign-in
+    assert not [s for s in seen if s[0].startswith("127.0.")], "traffic used 127.0.0.0/16, the checker's range"
+    limited = Counter(addr for addr, _, path in seen if not path.startswith(traffic.EXEMPT))
+    assert len(limited) >= 4 and max(limited.values()) <= traffic.CLIENT_BUDGET, limited
+    # POSTs only to the sign-in and to routes whose bodies the edge API refuses (the fixture above
+    # runs the same mix against the real API: no 201/202 among its answers)
+    posts = {p for _, m, p in seen if m == "POST"}
+    assert posts == {"/api/v1/auth/signin", "/api/v1/auth/signup", "/api/v1/events/impressions",
+                     "/api/v1/ai/usage"}, posts
+
+
+# --------------------------------------------------------------------------- (e) unreachable
 
 def test_closed_ports_error_every_item_with_one_reason_per_target(tmp_path):
     closed = {n: free_port() for n in ("prometheus", "alertmanager", "grafana", "victorialogs")}

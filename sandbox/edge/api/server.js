@@ -100,8 +100,13 @@ app.use((req, res, next) => {
   res.on("finish", () => {
     const labels = { method: req.method, route: req.route ? req.baseUrl + req.route.path : "unmatched",
       status: String(res.statusCode) };
-    end(labels);
+    const seconds = end(labels);
     httpRequests.inc(labels);
+    // one JSON line per request (the log store's "apexmediation-api" stream); Prometheus' scrapes are left out
+    if (req.path !== "/metrics") {
+      process.stdout.write(JSON.stringify({ ts: Date.now() / 1000, level: res.statusCode >= 500 ? "error" : "info",
+        ...labels, ms: Math.round(seconds * 10000) / 10 }) + "\n");
+    }
   });
   next();
 });
