@@ -40,6 +40,7 @@ from .common import (
     stop_pid,
     write_env_file,
 )
+from .parts import Ctx, Row
 
 AWS_DIR = SANDBOX_DIR / "aws"
 PORT = 24566
@@ -221,6 +222,20 @@ def status() -> dict[str, Any]:
                   + ", ".join(f"{k} {'up' if v else 'down'}" for k, v in sshd.items()))
     return {"component": "aws", "state": "running" if ok else "stopped", "pid": pid,
             "address": f"{HOST}:{PORT}", "detail": detail}
+
+
+# The sandbox part (sandbox/parts.py).
+def part_up(ctx: Ctx) -> None:
+    up()
+
+
+def part_down(ctx: Ctx) -> None:
+    if down():
+        step("aws", "stopped")
+
+
+def part_status(ctx: Ctx) -> list[Row]:
+    return [status()]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,40 +12,28 @@ import pwd
 import shutil
 from dataclasses import dataclass
 
-# (Debian package, files that prove it is installed, needed by components)
-DEBIAN_PACKAGES: list[tuple[str, list[str], tuple[str, ...]]] = [
-    ("postgresql-15", ["/usr/lib/postgresql/15/bin/postgres", "/usr/lib/postgresql/15/bin/initdb",
-                       "/usr/lib/postgresql/15/bin/pg_ctl", "/usr/lib/postgresql/15/bin/pg_basebackup"],
-     ("postgres",)),
-    ("postgresql-contrib", ["/usr/share/postgresql/15/extension/pg_stat_statements.control"], ("postgres",)),
-    ("pgbouncer", ["/usr/sbin/pgbouncer"], ("postgres",)),
-    ("redis-server", ["/usr/bin/redis-server"], ("redis",)),
-    ("redis-sentinel", ["/usr/bin/redis-sentinel"], ("redis",)),
-    ("util-linux", ["/usr/sbin/runuser"], ("postgres",)),
-    ("chromium", ["/usr/bin/chromium"], ("html",)),      # HTML report tests, not `up`
-    ("prometheus", ["/usr/bin/prometheus", "/usr/bin/promtool"], ("monitoring",)),
-    ("prometheus-alertmanager", ["/usr/bin/prometheus-alertmanager"], ("monitoring",)),
-    ("prometheus-node-exporter", ["/usr/bin/prometheus-node-exporter"], ("monitoring",)),
-    ("prometheus-postgres-exporter", ["/usr/bin/prometheus-postgres-exporter"], ("monitoring",)),
-    ("prometheus-redis-exporter", ["/usr/bin/prometheus-redis-exporter"], ("monitoring",)),
-    ("nginx-light", ["/usr/sbin/nginx"], ("edge",)),
-    ("knot", ["/usr/sbin/knotd"], ("edge",)),
-    ("nodejs", ["/usr/bin/node", "/usr/bin/npm"], ("edge",)),
-]
+from .parts import PARTS, SELFTESTS
 
-# (import name, pip requirement, components)
-PYTHON_MODULES: list[tuple[str, str, tuple[str, ...]]] = [
-    ("psycopg", "psycopg[binary]", ("postgres",)),
-    ("redis", "redis", ("redis",)),
-    ("chdb", "chdb", ("clickhouse",)),
-    ("yaml", "PyYAML", ("kubernetes",)),
-    ("kubernetes", "kubernetes", ("kubernetes",)),
-    ("moto.server", "moto[server]>=5.2", ("aws",)),
-    ("trustme", "trustme", ("aws", "edge")),
-    ("dns", "dnspython", ("edge",)),
-]
+# Each part's Debian packages and Python modules come from sandbox/parts.py (one line per part);
+# what only the self-tests need is its SELFTESTS entry.
 
-UP_COMPONENTS = ("postgres", "redis", "clickhouse", "kubernetes", "monitoring", "aws", "edge")
+
+def _debian() -> dict[tuple[str, tuple[str, ...]], tuple[str, ...]]:
+    """{(package, files that prove it installed): the parts that need it}."""
+    out: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+    for part in (*PARTS, SELFTESTS):
+        for entry in part.debian:
+            out[entry] = (*out.get(entry, ()), part.name)
+    return out
+
+
+def _python() -> dict[tuple[str, str], tuple[str, ...]]:
+    """{(import name, pip requirement): the parts that need it}."""
+    out: dict[tuple[str, str], tuple[str, ...]] = {}
+    for part in PARTS:
+        for entry in part.python:
+            out[entry] = (*out.get(entry, ()), part.name)
+    return out
 
 
 @dataclass
@@ -76,13 +64,13 @@ def check(components: tuple[str, ...] | None = None) -> list[Missing]:
     def needed(comps: tuple[str, ...]) -> bool:
         return wanted is None or bool(wanted & set(comps))
 
-    for pkg, files, comps in DEBIAN_PACKAGES:
-        if not needed(comps):
+    for (pkg, files), comps in _debian().items():
+        if not files or not needed(comps):  # no proof files: the bootstrap installs it, nothing requires it
             continue
         absent = [f for f in files if not os.path.exists(f)]
         if absent:
             missing.append(Missing("debian", pkg, "missing " + ", ".join(absent), comps))
-    for mod, req, comps in PYTHON_MODULES:
+    for (mod, req), comps in _python().items():
         if needed(comps) and not _python_module_present(mod):
             missing.append(Missing("python", req, f"`import {mod}` fails", comps))
     have_go = shutil.which("go") or os.path.exists("/usr/local/go/bin/go")

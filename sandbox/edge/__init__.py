@@ -38,6 +38,7 @@ from ..common import (
 from ..common import (
     PORTS as DATA_PORTS,
 )
+from ..parts import Ctx, Row
 from . import build, config
 from .config import PORTS
 
@@ -305,3 +306,16 @@ def status_rows() -> list[dict[str, Any]]:
         rows.append({"component": f"edge {name}", "state": "running" if ok else "stopped", "pid": pid,
                      "address": f"{HOST}:{ports[name]}", "detail": ""})
     return rows
+
+
+# The sandbox part (sandbox/parts.py).
+def part_up(ctx: Ctx) -> None:
+    up(dict(ctx.creds), ctx.log("edge"))
+
+
+def part_down(ctx: Ctx) -> None:
+    down(ctx.log("edge"))
+
+
+def part_status(ctx: Ctx) -> list[Row]:
+    return status_rows()

@@ -54,6 +54,7 @@ from ..common import (
     stop_pid,
 )
 from ..edge.config import PORTS as EDGE_PORTS
+from ..parts import Ctx, Row
 
 MONITORING = REPO_ROOT / "monitoring"
 DRIFTED_ASSETS = Path(__file__).resolve().parent / "drifted"
@@ -365,3 +366,17 @@ def status(stack: Stack) -> list[dict[str, Any]]:
         rows.append({"component": f"monitoring:{proc.name}", "state": "running" if ok else "stopped", "pid": pid,
                      "address": proc.ready.split("/")[2] if proc.ready else "-", "detail": stack.name})
     return rows
+
+
+# The sandbox part (sandbox/parts.py): `up` runs the compliant stack (tests start the drifted one); `down` stops both.
+def part_up(ctx: Ctx) -> None:
+    start(COMPLIANT, log=ctx.log("monitoring"))
+
+
+def part_down(ctx: Ctx) -> None:
+    for stack in STACKS.values():
+        stop(stack, log=ctx.log("monitoring"))
+
+
+def part_status(ctx: Ctx) -> list[Row]:
+    return status(COMPLIANT)
