@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO_ROOT="$(pwd)"
 
-DEB_PACKAGES=(postgresql-15 postgresql-contrib pgbouncer redis-server redis-sentinel redis-tools chromium util-linux chromium-driver clickhouse-server prometheus prometheus-alertmanager prometheus-node-exporter prometheus-postgres-exporter prometheus-redis-exporter nginx-light knot knot-dnsutils openssh-server)
 PYTHON="${PYTHON:-python3}"
+# One list: each sandbox part's packages (sandbox/parts.py PARTS) and the self-tests' (its SELFTESTS); stdlib only.
+read -ra DEB_PACKAGES <<< "$(python3 -m sandbox.parts --debian)"
+[ "${#DEB_PACKAGES[@]}" -gt 0 ] || { echo "python3 -m sandbox.parts --debian listed no packages" >&2; exit 1; }
 
 log() { printf '[bootstrap] %s\n' "$*"; }
 
