@@ -12,4 +12,5 @@ bash scripts/bootstrap.sh
 "$PYTHON" -m sandbox up
 # real request rates, error rate and p95 for 10.3.x and the dashboards (bounded: 15 s, 127.0.0.1 only)
 "$PYTHON" -m sandbox traffic --seconds 15
-exec "$PYTHON" -m pytest --env local "$@"
+# --apex-metrics: the checklist's own state, scraped by the sandbox's Prometheus (node exporter's textfile collector)
+exec "$PYTHON" -m pytest --env local --apex-metrics=.sandbox/monitoring/textfile/apexready.prom "$@"

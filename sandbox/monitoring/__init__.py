@@ -86,6 +86,11 @@ class Stack:
         return (DRIFTED_ASSETS if self.drifted else MONITORING) / "dashboards"
 
 
+#: node exporter's textfile collector reads *.prom here: `pytest --apex-metrics` writes the checklist's own
+#: state into it (scripts/check-local.sh does), so the sandbox's Prometheus scrapes it
+TEXTFILE_DIR = SANDBOX_DIR / "monitoring" / "textfile"
+CHECKLIST_METRICS = TEXTFILE_DIR / "apexready.prom"
+
 EXPORTER_PORTS = {"node": 29100, "postgres_exporter": 29187, "redis_exporter": 29121, "victorialogs": 29428}
 #: "api" is the API Prometheus scrapes and `traffic` drives: the edge API for the compliant stack (started by
 #: the edge component), our stand-in for the drifted one; "business" is the compliant stack's business stand-in
@@ -259,7 +264,8 @@ def processes(stack: Stack) -> list[Proc]:
         procs += [
             Proc("node", ["prometheus-node-exporter", f"--web.listen-address={HOST}:{p['node']}",
                           "--collector.disable-defaults", "--collector.cpu", "--collector.meminfo",
-                          "--collector.filesystem", "--collector.netdev", "--collector.loadavg"],
+                          "--collector.filesystem", "--collector.netdev", "--collector.loadavg",
+                          "--collector.textfile", f"--collector.textfile.directory={TEXTFILE_DIR}"],
                  f"http://{HOST}:{p['node']}/metrics", marker="node-exporter"),
             Proc("postgres_exporter", ["prometheus-postgres-exporter",
                                        f"--web.listen-address={HOST}:{p['postgres_exporter']}"],
@@ -287,6 +293,7 @@ def processes(stack: Stack) -> list[Proc]:
 def start(stack: Stack, log: Callable[[str], None] = print, timeout: float = 60) -> dict[str, int]:
     """Start whatever of the stack is not running (idempotent); wait until each answers. Returns pids."""
     stack.dir.mkdir(parents=True, exist_ok=True)
+    TEXTFILE_DIR.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     pids: dict[str, int] = {}
     procs = processes(stack)

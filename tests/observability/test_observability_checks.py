@@ -102,9 +102,10 @@ def drifted_stack():
         traffic.run(traffic.Plan(stack.url("api"), seconds=12, rps=40, threads=16, error_percent=6,
                                  slow_percent=25, slow_ms=900, target="stand-in"))
         am = stack.url("alertmanager")
+        # a readiness wait, not a timing assertion: generous, since rule evaluation slows under -n 2 load
         _wait("the drifted Alertmanager to hold a firing critical alert",
               lambda: any(a["labels"].get("severity") == "critical"
-                          for a in _get(f"{am}/api/v2/alerts?active=true")))
+                          for a in _get(f"{am}/api/v2/alerts?active=true")), timeout=150)
         yield stack
     finally:
         monitoring.stop(stack, log=lambda _: None)
